@@ -1,0 +1,268 @@
+"""The Dash app: ``create_app`` (factory, for tests and WSGI servers) and ``serve``.
+
+Callbacks are registered inside the factory (a module-level ``@dash.callback`` binds to
+whichever app is created first) and each is a one-line wrapper over a plain function of
+``dashboard.views``, which tests call directly. All state lives in the app's own
+:class:`~dashboard.store.RunStore` (``app.server.extensions["cascade_shedding"]``).
+
+Live updates: one ``dcc.Interval`` ticks every ``refresh_ms``; each page's poll callback
+re-reads only the commit markers and stops the update (PreventUpdate) unless the run
+gained a snapshot, a metrics row, a status or a background result, so figures are
+redrawn only when there is something new.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+from dashboard import ids
+from dashboard.catalog import RunCatalog
+from dashboard.store import RunStore
+from dashboard.style import INDEX_STRING
+from dashboard.views import compare, run, runs
+from dashboard.views.common import nav, value_label
+
+EXTENSION = "cascade_shedding"
+
+
+def render_page(store: RunStore, pathname: str | None, search: str | None) -> Any:
+    """The page for a URL: ``/`` runs, ``/run/<id>`` one run, ``/compare?runs=a,b``."""
+    path = (pathname or "/").rstrip("/") or "/"
+    if path == "/":
+        return runs.layout()
+    if path.startswith("/run/"):
+        return run.layout(store, path[len("/run/") :])
+    if path == "/compare":
+        return compare.layout(store, search)
+    return html.Div(
+        [
+            nav(""),
+            html.Div([html.H2("Not found"), dcc.Link("all runs", href="/")], className="page"),
+        ]
+    )
+
+
+def create_app(
+    runs_dir: str | Path, *, refresh_ms: int = 2000, secret: bytes | None = None
+) -> dash.Dash:
+    """A Dash app serving the run files under ``runs_dir`` (read-only).
+
+    Args:
+        runs_dir: directory searched (recursively) for ``*.h5`` run files; nothing outside
+            it is ever read.
+        refresh_ms: live refresh period of the open page.
+        secret: key of the opaque run ids (default: random per app, so links are valid
+            for this server process only).
+
+    Example:
+        >>> app = create_app("data/runs")          # doctest: +SKIP
+        >>> app.server  # a Flask app for any WSGI server    # doctest: +SKIP
+    """
+    store = RunStore(RunCatalog(runs_dir, secret=secret))
+    app = dash.Dash(
+        __name__,
+        title="cascade-shedding",
+        update_title=None,
+        suppress_callback_exceptions=True,  # pages are rendered on demand
+        include_assets_files=False,
+        serve_locally=True,  # works offline: JS bundles from the installed packages
+        enable_mcp=False,
+        index_string=INDEX_STRING,
+    )
+    app.server.extensions[EXTENSION] = store
+    app.layout = html.Div(
+        [
+            dcc.Location(id=ids.URL, refresh=False),
+            dcc.Interval(id=ids.TICK, interval=max(200, int(refresh_ms))),
+            html.Div(id=ids.PAGE),
+        ]
+    )
+    _register(app, store)
+    return app
+
+
+def _register(app: dash.Dash, store: RunStore) -> None:
+    """All callbacks, each a one-line call of a plain function."""
+    cb = app.callback
+
+    @cb(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), State(ids.URL, "search"))
+    def _route(pathname: str | None, search: str | None) -> Any:
+        return render_page(store, pathname, search)
+
+    # ------------------------------------------------------------------ runs page
+    @cb(
+        Output(ids.RUNS_VERSION, "data"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.RUNS_TABLE, "id"),
+        State(ids.RUNS_VERSION, "data"),
+    )
+    def _runs_version(_: Any, __: Any, previous: Any) -> Any:
+        return runs.runs_version(store, previous)
+
+    @cb(
+        Output(ids.RUNS_TABLE, "data"),
+        Output(ids.RUNS_BAD, "children"),
+        Input(ids.RUNS_VERSION, "data"),
+    )
+    def _runs_table(_: Any) -> Any:
+        return runs.runs_table(store)
+
+    @cb(Output(ids.RUNS_COMPARE_LINK, "href"), Input(ids.RUNS_TABLE, "selected_row_ids"))
+    def _compare_link(selected: list[str] | None) -> str:
+        return runs.compare_href(selected)
+
+    # ------------------------------------------------------------------ run page
+    version, rid = Input(ids.RUN_VERSION, "data"), State(ids.RUN_ID, "data")
+
+    @cb(
+        Output(ids.RUN_VERSION, "data"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.RUN_ID, "data"),
+        State(ids.RUN_VERSION, "data"),
+    )
+    def _run_version(_: Any, run_id: str, previous: Any) -> Any:
+        return run.poll(store, run_id, previous)
+
+    @cb(Output(ids.RUN_HEADER, "children"), version, rid)
+    def _run_header(v: Any, run_id: str) -> Any:
+        return run.header(store, run_id, v)
+
+    @cb(Output(ids.RUN_SUMMARY, "children"), version, rid)
+    def _run_summary(v: Any, run_id: str) -> Any:
+        return run.summary(store, run_id, v)
+
+    @cb(Output(ids.RUN_METRICS, "figure"), version, rid)
+    def _run_metrics(v: Any, run_id: str) -> Any:
+        return run.metrics(store, run_id, v)
+
+    _threshold_callbacks(app, ids.RUN_RULE, ids.RUN_VALUE, ids.RUN_VALUE_LABEL)
+    rule, value = Input(ids.RUN_RULE, "value"), Input(ids.RUN_VALUE, "value")
+
+    @cb(
+        Output(ids.RUN_SHED, "figure"),
+        rule,
+        value,
+        Input(ids.RUN_SHED_LAYER, "value"),
+        version,
+        rid,
+    )
+    def _run_shed(r: str, c: Any, layer: str, v: Any, run_id: str) -> Any:
+        return run.shed(store, run_id, r, c, layer, v)
+
+    @cb(Output(ids.RUN_FLOW, "figure"), Input(ids.RUN_SHED_LAYER, "value"), version, rid)
+    def _run_flow(layer: str, v: Any, run_id: str) -> Any:
+        return run.flow(store, run_id, layer, v)
+
+    layer = Input(ids.RUN_LAYER, "value")
+
+    @cb(Output(ids.RUN_HIST, "figure"), layer, rule, value, version, rid)
+    def _run_hist(name: str, r: str, c: Any, v: Any, run_id: str) -> Any:
+        return run.hist(store, run_id, name, r, c, v)
+
+    @cb(Output(ids.RUN_CHANNELS, "figure"), layer, version, rid)
+    def _run_channels(name: str, v: Any, run_id: str) -> Any:
+        return run.channels(store, run_id, name, v)
+
+    @cb(Output(ids.RUN_TRAJ, "figure"), layer, rule, value, version, rid)
+    def _run_traj(name: str, r: str, c: Any, v: Any, run_id: str) -> Any:
+        return run.trajectories(store, run_id, name, r, c, v)
+
+    # ------------------------------------------------------------------ compare page
+    chosen, cversion = Input(ids.CMP_RUNS, "value"), Input(ids.CMP_VERSION, "data")
+
+    @cb(
+        Output(ids.CMP_VERSION, "data"),
+        Input(ids.TICK, "n_intervals"),
+        chosen,
+        State(ids.CMP_VERSION, "data"),
+    )
+    def _cmp_version(_: Any, selected: list[str], previous: Any) -> Any:
+        return compare.poll(store, selected, previous)
+
+    _threshold_callbacks(app, ids.CMP_RULE, ids.CMP_VALUE, ids.CMP_VALUE_LABEL)
+    crule, cvalue, group = (
+        Input(ids.CMP_RULE, "value"),
+        Input(ids.CMP_VALUE, "value"),
+        Input(ids.CMP_GROUP, "value"),
+    )
+
+    @cb(
+        Output(ids.CMP_SHED, "figure"), cversion, crule, cvalue, group, State(ids.CMP_RUNS, "value")
+    )
+    def _cmp_shed(v: Any, r: str, c: Any, g: str, selected: list[str]) -> Any:
+        return compare.shed(store, selected, r, c, g, v)
+
+    @cb(Output(ids.CMP_ACC, "figure"), cversion, group, State(ids.CMP_RUNS, "value"))
+    def _cmp_acc(v: Any, g: str, selected: list[str]) -> Any:
+        return compare.accuracy(store, selected, g, v)
+
+    @cb(
+        Output(ids.CMP_SNAPSHOT, "max"),
+        Output(ids.CMP_SNAPSHOT, "marks"),
+        Output(ids.CMP_SNAPSHOT, "value"),
+        cversion,
+        State(ids.CMP_RUNS, "value"),
+        State(ids.CMP_SNAPSHOT, "value"),
+    )
+    def _cmp_snapshots(_: Any, selected: list[str], current: Any) -> Any:
+        return compare.snapshot_range(store, selected, current)
+
+    @cb(
+        Output(ids.CMP_OVERLAP, "figure"),
+        Input(ids.CMP_SNAPSHOT, "value"),
+        crule,
+        cvalue,
+        State(ids.CMP_RUNS, "value"),
+    )
+    def _cmp_overlap(s: Any, r: str, c: Any, selected: list[str]) -> Any:
+        return compare.overlap(store, selected, s, r, c)
+
+    @cb(Output(ids.CMP_NOTE, "children"), chosen)
+    def _cmp_note(selected: list[str]) -> Any:
+        return compare.note(selected)
+
+
+def _threshold_callbacks(app: dash.Dash, rule_id: str, value_id: str, label_id: str) -> None:
+    """Rule -> slider range; (rule, slider) -> the "c = ..." label."""
+
+    @app.callback(
+        Output(value_id, "max"),
+        Output(value_id, "marks"),
+        Output(value_id, "value"),
+        Input(rule_id, "value"),
+        prevent_initial_call=True,
+    )
+    def _slider(rule: str) -> Any:
+        return run.slider(rule)
+
+    @app.callback(Output(label_id, "children"), Input(rule_id, "value"), Input(value_id, "value"))
+    def _label(rule: str, index: Any) -> str:
+        return value_label(rule, index)
+
+
+def serve(
+    runs_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8050, refresh_ms: int = 2000
+) -> None:
+    """Serves the dashboard until interrupted (debug off; Flask's threaded server).
+
+    Example:
+        >>> serve("data/runs", port=8050)   # doctest: +SKIP
+    """
+    root = Path(runs_dir)
+    if not root.is_dir():
+        from shedding.errors import ConfigError
+
+        raise ConfigError(
+            f"runs directory {str(root)!r} does not exist; pass the folder holding the .h5 run files"
+        )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per poll request
+    app = create_app(root, refresh_ms=refresh_ms)
+    try:
+        app.run(host=host, port=port, debug=False)
+    finally:
+        app.server.extensions[EXTENSION].close()

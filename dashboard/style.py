@@ -1,0 +1,60 @@
+"""The app's CSS, inlined into the page template (no assets folder to package or serve)."""
+
+CSS = """
+body { margin: 0; font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+       sans-serif; font-size: 14px; color: #1f2933; background: #fafafa; }
+.nav { display: flex; gap: 18px; align-items: center; padding: 10px 24px; background: #1f2933; }
+.nav .brand { color: #fff; font-weight: 700; margin-right: 12px; }
+.nav .navlink { color: #cbd2d9; text-decoration: none; }
+.nav .navlink.active, .nav .navlink:hover { color: #fff; }
+.page { padding: 12px 24px 40px; max-width: 1500px; margin: 0 auto; }
+h2 { margin: 8px 0 6px; font-size: 22px; }
+h3 { margin: 22px 0 6px; font-size: 16px; border-bottom: 1px solid #e4e7eb; padding-bottom: 4px; }
+.hint { color: #52606d; font-size: 13px; margin: 4px 0 8px; }
+.error { color: #b91c1c; padding: 8px; }
+.badge { font-size: 12px; font-weight: 600; border-radius: 10px; padding: 2px 9px;
+         margin-left: 10px; vertical-align: middle; background: #e4e7eb; }
+.badge.running { background: #dbeafe; color: #1d4ed8; }
+.badge.complete { background: #dcfce7; color: #15803d; }
+.badge.crashed, .badge.interrupted { background: #fee2e2; color: #b91c1c; }
+.chips { display: flex; flex-wrap: wrap; gap: 6px; margin: 4px 0; }
+.chip { background: #fff; border: 1px solid #e4e7eb; border-radius: 6px; padding: 2px 8px; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+@media (max-width: 1100px) { .grid2 { grid-template-columns: 1fr; } }
+.graph, .js-plotly-plot { background: #fff; }
+.control-row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-end; margin: 6px 0; }
+.controls { display: grid; grid-template-columns: 300px minmax(380px, 560px); gap: 2px 16px;
+            align-items: center; }
+.controls .ctl-label { grid-row: 1; }
+.ctl-label { font-size: 12px; color: #52606d; display: block; margin-bottom: 2px; }
+.ctl-layer { min-width: 260px; }
+.ctl-slider { min-width: 380px; padding-top: 6px; }
+table.summary { border-collapse: collapse; background: #fff; font-size: 13px; margin-top: 6px; }
+table.summary th, table.summary td { border: 1px solid #e4e7eb; padding: 4px 8px; text-align: right; }
+table.summary th { background: #f3f4f6; font-weight: 600; }
+.actions { margin: 10px 0; }
+ul.bad { color: #7c2d12; }
+"""
+
+INDEX_STRING = (
+    """<!DOCTYPE html>
+<html>
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+        <style>"""
+    + CSS
+    + """</style>
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
+)

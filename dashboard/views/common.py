@@ -1,0 +1,137 @@
+"""Pieces shared by the pages: navigation, threshold controls, error guard, formatting."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+from dash import dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard.data import default_value_index, rule_grid, rule_names
+from dashboard.figures import empty_figure
+from shedding.analysis.thresholds import DEFAULT_RULE
+
+log = logging.getLogger("dashboard")
+F = TypeVar("F", bound=Callable[..., Any])
+
+RULE_LABELS = {
+    "layer_relative": "layer-relative: c × layer RMS at prune",
+    "absolute": "absolute: τ = c",
+    "gmp_relative": "GMP-relative: c × GMP threshold",
+}
+
+
+def guarded(fallback: Callable[[str], Any]) -> Callable[[F], F]:
+    """Turns any exception of a callback function into ``fallback(message)``.
+
+    A damaged file, a run deleted while shown or a bug in one panel must not take the
+    page (let alone the app) down: the panel shows the reason and the rest keeps working.
+    """
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except PreventUpdate:
+                raise
+            except Exception as e:
+                log.warning("%s failed: %s", fn.__name__, e, exc_info=log.isEnabledFor(10))
+                return fallback(f"cannot show this: {' '.join(str(e).split())[:300]}")
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+guard_figure = guarded(lambda msg: empty_figure(msg))
+guard_div = guarded(lambda msg: html.Div(msg, className="error"))
+
+
+def nav(active: str) -> html.Nav:
+    """The top bar: app name and page links."""
+    links = [("/", "Runs"), ("/compare", "Compare")]
+    return html.Nav(
+        [html.Span("cascade-shedding", className="brand")]
+        + [
+            dcc.Link(label, href=href, className="navlink active" if label == active else "navlink")
+            for href, label in links
+        ],
+        className="nav",
+    )
+
+
+def threshold_controls(rule_id: str, value_id: str, label_id: str) -> html.Div:
+    """Rule dropdown and a slider over the rule's stored grid of c values."""
+    grid = rule_grid(None, DEFAULT_RULE)
+    max_, marks, value = slider_props(DEFAULT_RULE, grid)
+    return html.Div(
+        [
+            html.Label("threshold rule", className="ctl-label"),
+            dcc.Dropdown(
+                id=rule_id,
+                options=[{"label": RULE_LABELS.get(r, r), "value": r} for r in rule_names()],
+                value=DEFAULT_RULE,
+                clearable=False,
+                className="ctl-rule",
+            ),
+            html.Label(
+                id=label_id, className="ctl-label", children=value_label(DEFAULT_RULE, value)
+            ),
+            html.Div(
+                dcc.Slider(
+                    id=value_id,
+                    min=0,
+                    max=max_,
+                    step=1,
+                    marks=marks,
+                    value=value,
+                    allow_direct_input=False,
+                    updatemode="mouseup",
+                ),
+                className="ctl-slider",
+            ),
+        ],
+        className="controls",
+    )
+
+
+def slider_props(rule: str, grid: np.ndarray) -> tuple[int, dict[int, str], int]:
+    """(max, marks, default value) of the c slider for ``rule``'s grid."""
+    every = max(1, len(grid) // 8)
+    marks = {i: f"{g:.0e}" for i, g in enumerate(grid) if i % every == 0 or i == len(grid) - 1}
+    return len(grid) - 1, marks, default_value_index(rule, grid)
+
+
+def grid_value(rule: str, index: Any) -> float:
+    """The c at slider position ``index`` of ``rule`` (clipped into the grid)."""
+    grid = rule_grid(None, rule)
+    i = int(index) if isinstance(index, int | float) else default_value_index(rule, grid)
+    return float(grid[min(max(i, 0), len(grid) - 1)])
+
+
+def value_label(rule: str, index: Any = None) -> str:
+    """ "c = 0.01" text for the slider's current value."""
+    c = grid_value(rule, index)
+    what = {"absolute": "τ", "layer_relative": "c", "gmp_relative": "c"}.get(rule, "c")
+    return f"{what} = {c:.3g}  (stored grid values; others: `shedding analyze --threshold`)"
+
+
+def rule_text(rule: str, c: float) -> str:
+    """Short description of a threshold, for figure titles."""
+    if rule == "absolute":
+        return f"|w| < {c:.3g}"
+    if rule == "gmp_relative":
+        return f"|w| < {c:.3g} × GMP threshold"
+    return f"|w| < {c:.3g} × layer RMS at prune"
+
+
+def fmt(value: float | None, spec: str = ".3f") -> str:
+    """Number for display; em dash for missing."""
+    if value is None or not np.isfinite(value):
+        return "—"
+    return format(value, spec)

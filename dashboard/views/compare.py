@@ -1,0 +1,284 @@
+"""Compare page: several runs on the same axes, seeds as mean and min-max band, and the
+pairwise Jaccard overlap of their effective kept sets at one snapshot.
+
+Runs whose configs differ only in seed (and name) form one group. Every pruned run's
+control is drawn beside its group as a dashed reference (issue 8).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+import numpy as np
+from dash import dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import data, ids
+from dashboard.figures import PALETTE, Curve, overlap_figure, shed_figure
+from dashboard.store import RunStore
+from dashboard.views.common import (
+    grid_value,
+    guard_div,
+    guard_figure,
+    nav,
+    rule_text,
+    threshold_controls,
+)
+from dashboard.views.run import GRAPH_CONFIG, reference
+from shedding.analysis.overlap import overlap_matrix
+from shedding.analysis.thresholds import grid_index
+
+MAX_OVERLAP_RUNS = 8  # one snapshot's kept bitsets per run are read: keep it bounded
+
+
+def selected_from_search(search: str | None) -> list[str]:
+    """Run ids from ``?runs=a,b`` (anything else is ignored; ids are checked later)."""
+    values = parse_qs((search or "").lstrip("?")).get("runs", [])
+    return [r for v in values for r in v.split(",") if r][:32]
+
+
+def layout(store: RunStore, search: str | None) -> html.Div:
+    files = store.catalog.files()
+    options = [{"label": f.rel.rsplit(".", 1)[0], "value": f.run_id} for f in files]
+    known = {f.run_id for f in files}
+    chosen = [r for r in selected_from_search(search) if r in known]
+    return html.Div(
+        [
+            nav("Compare"),
+            dcc.Store(id=ids.CMP_VERSION),
+            html.Div(
+                [
+                    html.H2("Compare runs"),
+                    dcc.Dropdown(
+                        id=ids.CMP_RUNS,
+                        options=options,
+                        value=chosen,
+                        multi=True,
+                        placeholder="choose runs to compare",
+                    ),
+                    html.Div(
+                        [
+                            threshold_controls(ids.CMP_RULE, ids.CMP_VALUE, ids.CMP_VALUE_LABEL),
+                            html.Div(
+                                [
+                                    html.Label("group", className="ctl-label"),
+                                    dcc.RadioItems(
+                                        id=ids.CMP_GROUP,
+                                        value="seeds",
+                                        inline=True,
+                                        options=[
+                                            {"label": " seeds as bands", "value": "seeds"},
+                                            {"label": " each run", "value": "runs"},
+                                        ],
+                                    ),
+                                ],
+                                className="ctl-layer",
+                            ),
+                        ],
+                        className="control-row",
+                    ),
+                    html.Div(
+                        [
+                            dcc.Graph(id=ids.CMP_SHED, config=GRAPH_CONFIG),
+                            dcc.Graph(id=ids.CMP_ACC, config=GRAPH_CONFIG),
+                        ],
+                        className="grid2",
+                    ),
+                    html.H3("Kept-set overlap"),
+                    html.Div(
+                        [
+                            html.Label("snapshot", className="ctl-label"),
+                            dcc.Slider(
+                                id=ids.CMP_SNAPSHOT,
+                                min=0,
+                                max=1,
+                                step=1,
+                                value=None,
+                                allow_direct_input=False,
+                                updatemode="mouseup",
+                            ),
+                        ],
+                        className="ctl-slider",
+                    ),
+                    html.Div(id=ids.CMP_NOTE, className="hint"),
+                    dcc.Graph(id=ids.CMP_OVERLAP, config=GRAPH_CONFIG),
+                ],
+                className="page",
+            ),
+        ]
+    )
+
+
+def poll(store: RunStore, rids: list[str] | None, previous: Any) -> list[Any]:
+    """Versions of the selected runs; PreventUpdate when none changed."""
+    version = []
+    for rid in rids or []:
+        try:
+            version.append([rid, *store.poll(rid), reference(store, rid)[0]])
+        except Exception:
+            version.append([rid, "unavailable"])
+    if version == previous:
+        raise PreventUpdate
+    return version
+
+
+def _flat(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(cfg, dict):
+        return {prefix[:-1]: json.dumps(cfg)}
+    out: dict[str, Any] = {}
+    for k, v in cfg.items():
+        out.update(_flat(v, f"{prefix}{k}."))
+    return out
+
+
+def groups(store: RunStore, rids: Iterable[str], *, by_seed: bool) -> list[tuple[str, list[str]]]:
+    """(label, run ids) per group: same config but seed/name when ``by_seed``, else one
+    run per group. Labels name the config keys that differ between groups."""
+    flats: dict[str, dict[str, Any]] = {}
+    for rid in rids:
+        with store.open(rid) as run:
+            flats[rid] = {k: v for k, v in _flat(run.config).items() if k not in ("name", "seed")}
+    keyed: dict[str, list[str]] = {}
+    for rid, flat in flats.items():
+        key = json.dumps(flat, sort_keys=True) if by_seed else rid
+        keyed.setdefault(key, []).append(rid)
+    varying = sorted(
+        {
+            k
+            for f in flats.values()
+            for k in f
+            if len({json.dumps(g.get(k)) for g in flats.values()}) > 1
+        }
+    )
+    out = []
+    for members in keyed.values():
+        flat = flats[members[0]]
+        rf = store.catalog.get(members[0])
+        label = rf.rel.rsplit(".", 1)[0] if rf else members[0]
+        if by_seed and varying:  # name the group by what sets it apart
+            label = ", ".join(
+                f"{k.split('.')[-1]}={json.loads(flat.get(k, 'null'))}" for k in varying[:3]
+            )
+        out.append((label, members))
+    return out
+
+
+def _band(label: str, series: list[tuple[np.ndarray, np.ndarray]], **style: Any) -> Curve | None:
+    """Mean and min-max band of curves truncated to their common length."""
+    series = [(x, y) for x, y in series if len(y)]
+    if not series:
+        return None
+    m = min(len(y) for _, y in series)
+    ys = np.stack([np.asarray(y[:m], float) for _, y in series])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (undefined τ)
+        mean, lo, hi = np.nanmean(ys, 0), np.nanmin(ys, 0), np.nanmax(ys, 0)
+    return Curve(label, np.asarray(series[0][0][:m], float), mean, lo, hi, n=len(series), **style)
+
+
+@guard_figure
+def shed(
+    store: RunStore, rids: list[str] | None, rule: str, vidx: Any, group: str, version: Any = None
+) -> Any:
+    """Shed fraction of every group, with each group's controls dashed."""
+    c = grid_value(rule, vidx)
+    curves: list[Curve] = []
+    for k, (label, members) in enumerate(groups(store, rids or [], by_seed=group == "seeds")):
+        color = PALETTE[k % len(PALETTE)]
+        runs, controls = [], []
+        for rid in members:
+            with store.open(rid) as run:
+                runs.append(data.shed_series(run, rule, c))
+                gi = grid_index(run, rule, c)
+            state, counts = reference(store, rid)
+            if counts is not None:
+                controls.append((counts.epoch, counts.fraction(rule, gi)))
+        curves += [
+            b
+            for b in (
+                _band(label, runs, color=color),
+                _band(f"{label} · control", controls, color=color, dash="dash"),
+            )
+            if b
+        ]
+    if not curves:
+        raise ValueError("choose runs to compare above")
+    return shed_figure(
+        curves, title=f"Shed fraction, {rule_text(rule, c)} (dashed: control on the same kept set)"
+    )
+
+
+@guard_figure
+def accuracy(store: RunStore, rids: list[str] | None, group: str, version: Any = None) -> Any:
+    """Test accuracy per epoch of every group (mean and min-max band over seeds)."""
+    curves = []
+    for k, (label, members) in enumerate(groups(store, rids or [], by_seed=group == "seeds")):
+        series = []
+        for rid in members:
+            with store.open(rid) as run:
+                m = run.metrics
+                series.append((np.asarray(m.get("epoch", [])), np.asarray(m.get("test_acc", []))))
+        band = _band(label, series, color=PALETTE[k % len(PALETTE)])
+        if band is not None:
+            curves.append(band)
+    if not curves:
+        raise ValueError("no test accuracy logged for these runs")
+    fig = shed_figure(curves, title="Test accuracy")
+    fig.update_yaxes(title_text="test accuracy", tickformat=".1%")
+    return fig
+
+
+def snapshot_range(store: RunStore, rids: list[str] | None, current: Any) -> tuple[int, Any, int]:
+    """(max, marks, value) of the overlap snapshot slider: the common snapshots."""
+    n = []
+    for rid in rids or []:
+        try:
+            with store.open(rid) as run:
+                n.append(len(run))
+        except Exception:
+            continue
+    top = max(min(n) - 1, 0) if n else 0
+    value = top if not isinstance(current, int) or current > top else current
+    every = max(1, (top + 1) // 10)
+    return top, {i: str(i) for i in range(0, top + 1, every)}, value
+
+
+@guard_figure
+def overlap(
+    store: RunStore,
+    rids: list[str] | None,
+    snapshot: Any,
+    rule: str,
+    vidx: Any,
+    version: Any = None,
+) -> Any:
+    """Pairwise Jaccard of the runs' effective kept sets at one snapshot."""
+    rids = list(dict.fromkeys(rids or []))[:MAX_OVERLAP_RUNS]
+    if len(rids) < 2:
+        raise ValueError("choose at least two runs of the same network")
+    c = grid_value(rule, vidx)
+    names = [
+        (store.catalog.get(r).rel.rsplit(".", 1)[0] if store.catalog.get(r) else r) for r in rids
+    ]
+    with store.open_many(rids) as runs:
+        s = int(snapshot) if isinstance(snapshot, int) else -1
+        m = overlap_matrix(
+            [runs[r] for r in rids], snapshot=s, which="effective", rule=rule, c=c, labels=names
+        )
+    return overlap_figure(
+        m.labels,
+        m.jaccard,
+        title=f"Jaccard of effective kept sets at snapshot {s}, {rule_text(rule, c)}",
+    )
+
+
+@guard_div
+def note(rids: list[str] | None) -> Any:
+    n = len(rids or [])
+    if n > MAX_OVERLAP_RUNS:
+        return f"The overlap matrix shows the first {MAX_OVERLAP_RUNS} of {n} selected runs."
+    return "Effective kept set = kept by the pruner and not shed at the chosen threshold."

@@ -1,0 +1,309 @@
+"""Run page: one run's training curves, shedding over time and per-layer detail.
+
+Every panel reads stored statistics (or one layer's samples plus one mask row), so each
+callback is bounded whatever the run's size. The control run is drawn as a reference:
+first its own shed curve (instant), then, once the background pass has counted the
+control on this run's kept set (issue 8, like for like), that curve instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from dash import dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import data, ids
+from dashboard.figures import (
+    Curve,
+    channel_map,
+    flow_figure,
+    hist_heatmap,
+    metrics_figure,
+    shed_figure,
+    trajectories_figure,
+)
+from dashboard.reference import ControlCounts, control_counts_job
+from dashboard.store import RunStore
+from dashboard.views.common import (
+    grid_value,
+    guard_div,
+    guard_figure,
+    nav,
+    rule_text,
+    threshold_controls,
+)
+from dashboard.views.summary import summary_table
+from shedding.analysis.shed import shed_curve
+from shedding.analysis.thresholds import get_rule, grid_index
+
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def _graph(gid: str) -> dcc.Graph:
+    return dcc.Graph(id=gid, config=GRAPH_CONFIG, className="graph")
+
+
+def layout(store: RunStore, rid: str) -> html.Div:
+    """The run page for ``rid`` (an error page when it cannot be opened)."""
+    try:
+        with store.open(rid) as run:
+            layers = [i.name for i in run.layers]
+    except Exception as e:
+        return html.Div(
+            [
+                nav(""),
+                html.Div(
+                    [html.H2("Run not available"), html.P(str(e).strip("'\""))], className="page"
+                ),
+            ]
+        )
+    layer_opts = [{"label": n, "value": n} for n in layers]
+    return html.Div(
+        [
+            nav(""),
+            dcc.Store(id=ids.RUN_ID, data=rid),
+            dcc.Store(id=ids.RUN_VERSION),
+            html.Div(
+                [
+                    html.Div(id=ids.RUN_HEADER),
+                    html.Div(id=ids.RUN_SUMMARY),
+                    html.H3("Training"),
+                    _graph(ids.RUN_METRICS),
+                    html.H3("Shedding"),
+                    html.Div(
+                        [
+                            threshold_controls(ids.RUN_RULE, ids.RUN_VALUE, ids.RUN_VALUE_LABEL),
+                            html.Div(
+                                [
+                                    html.Label("layers", className="ctl-label"),
+                                    dcc.Dropdown(
+                                        id=ids.RUN_SHED_LAYER,
+                                        clearable=False,
+                                        value=data.ALL,
+                                        options=[data.ALL, *layers],
+                                    ),
+                                ],
+                                className="ctl-layer",
+                            ),
+                        ],
+                        className="control-row",
+                    ),
+                    html.Div([_graph(ids.RUN_SHED), _graph(ids.RUN_FLOW)], className="grid2"),
+                    html.H3("Inside one layer"),
+                    html.Div(
+                        [
+                            html.Label("layer", className="ctl-label"),
+                            dcc.Dropdown(
+                                id=ids.RUN_LAYER,
+                                options=layer_opts,
+                                clearable=False,
+                                value=layers[0] if layers else None,
+                            ),
+                        ],
+                        className="ctl-layer",
+                    ),
+                    html.Div([_graph(ids.RUN_HIST), _graph(ids.RUN_CHANNELS)], className="grid2"),
+                    _graph(ids.RUN_TRAJ),
+                ],
+                className="page",
+            ),
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- live
+
+
+def _control(store: RunStore, rid: str) -> tuple[str | None, str]:
+    """(control's opaque id or None, control run_id named by the file)."""
+    with store.open(rid) as run:
+        cid = run.control
+    return store.find(cid), cid
+
+
+def reference(store: RunStore, rid: str) -> tuple[str, ControlCounts | None]:
+    """State of the like-for-like control counts of ``rid`` ("none", "pending", "done",
+    "failed") and the counts when done; schedules the background pass if needed."""
+    crid, _ = _control(store, rid)
+    if crid is None:
+        return "none", None
+    with store.open(rid) as run:
+        version = run.version
+    with store.open(crid) as control:
+        cversion = control.poll()
+    rf, crf = store.catalog.get(rid), store.catalog.get(crid)
+    if rf is None or crf is None:
+        return "none", None
+    job = functools.partial(control_counts_job, rf.path, crf.path)
+    state, value = store.jobs.get(("ref", rid, version, crid, cversion), job, group=("ref", rid))
+    return state, value if state == "done" else None
+
+
+def poll(store: RunStore, rid: str, previous: Any) -> list[Any]:
+    """New version of the run (snapshots, metric rows, status, control reference state);
+    PreventUpdate when unchanged, so the figures redraw only on new data."""
+    try:
+        version = [*store.poll(rid), reference(store, rid)[0]]
+    except Exception:
+        version = ["unavailable"]
+    if version == previous:
+        raise PreventUpdate
+    return version
+
+
+# --------------------------------------------------------------------------- panels
+
+
+@guard_div
+def header(store: RunStore, rid: str, version: Any = None) -> Any:
+    """Title, status, key config and the control link."""
+    crid, cid = _control(store, rid)
+    with store.open(rid) as run:
+        rf = store.catalog.get(rid)
+        info = run.memo("info", lambda: data.run_info(run, rf.rel.rsplit(".", 1)[0] if rf else rid))
+        created = getattr(run, "created", "")
+    if crid is not None:
+        control: Any = ["control run: ", dcc.Link(cid, href=f"/run/{crid}")]
+    elif cid:
+        control = f"control run {cid!r} is not in this directory"
+    elif info.is_control:
+        control = "this is a control run (no pruning)"
+    else:
+        control = "no control run: its shedding cannot be attributed to pruning"
+    chips = [
+        ("model", info.model),
+        ("pruner", info.pruner),
+        ("protocol", info.protocol),
+        ("sparsity", info.sparsity),
+        ("seed", info.seed),
+        ("snapshots", info.snapshots),
+    ]
+    return html.Div(
+        [
+            html.H2([info.name, html.Span(info.status, className=f"badge {info.status}")]),
+            html.Div(
+                [html.Span([html.B(k), f" {v}"], className="chip") for k, v in chips],
+                className="chips",
+            ),
+            html.P(
+                [
+                    f"run id {info.run_id} · created {created} · ",
+                    *([control] if isinstance(control, str) else control),
+                ],
+                className="hint",
+            ),
+        ]
+    )
+
+
+@guard_div
+def summary(store: RunStore, rid: str, version: Any = None) -> Any:
+    """Cascade summary per prune round, with the control's figures beside it."""
+    return summary_table(store, rid)
+
+
+@guard_figure
+def metrics(store: RunStore, rid: str, version: Any = None) -> Any:
+    with store.open(rid) as run:
+        return metrics_figure(run.metrics, prune_epochs=data.prune_epochs(run))
+
+
+@guard_figure
+def shed(store: RunStore, rid: str, rule: str, vidx: Any, layer: str, version: Any = None) -> Any:
+    """This run's shed fraction and its control's, at the chosen grid threshold."""
+    c = grid_value(rule, vidx)
+    layer = layer or data.ALL
+    with store.open(rid) as run:
+        x, y = data.shed_series(run, rule, c, layer)
+        epochs = data.prune_epochs(run)
+        gi = grid_index(run, rule, c)
+    curves = [Curve("this run", x, y, color="#1f77b4")]
+    state, counts = reference(store, rid)
+    note = ""
+    if counts is not None:
+        cy = counts.fraction(rule, gi, None if layer == data.ALL else layer)
+        curves.append(
+            Curve("control, on this run's kept set", counts.epoch, cy, dash="dash", color="#555")
+        )
+    elif state != "none":
+        crid, _ = _control(store, rid)
+        with store.open(crid) as control:
+            own = shed_curve(
+                control, rule=rule, c=c, per="global" if layer == data.ALL else "layer"
+            )
+        col = 0 if layer == data.ALL else own.column(layer)
+        curves.append(
+            Curve(
+                "control, own kept set",
+                own.epoch,
+                own.shed_fraction[:, col],
+                dash="dot",
+                color="#888",
+            )
+        )
+        note = " (counting the control on this run's kept set…)" if state == "pending" else ""
+    else:
+        note = " — no control run"
+    title = f"Shed fraction, {rule_text(rule, c)}, {layer}{note}"
+    return shed_figure(curves, title=title, prune_epochs=epochs)
+
+
+@guard_figure
+def flow(store: RunStore, rid: str, layer: str, version: Any = None) -> Any:
+    with store.open(rid) as run:
+        shed_n, rev = data.flow(run, layer or data.ALL)
+        epoch = run.index.epoch
+    return flow_figure(
+        epoch, shed_n, rev, title=f"Newly shed / revived per snapshot (default rule), {layer}"
+    )
+
+
+@guard_figure
+def hist(store: RunStore, rid: str, layer: str, rule: str, vidx: Any, version: Any = None) -> Any:
+    c = grid_value(rule, vidx)
+    with store.open(rid) as run:
+        counts, edges = data.layer_hist(run, layer)
+        tau = data.layer_tau(run, layer, rule, c)
+        return hist_heatmap(
+            counts,
+            edges,
+            threshold=tau,
+            epoch=run.index.epoch,
+            prune_snapshots=data.prune_snapshots(run),
+            title=f"{layer}: kept magnitudes (dashed: {rule_text(rule, c)})",
+        )
+
+
+@guard_figure
+def channels(store: RunStore, rid: str, layer: str, version: Any = None) -> Any:
+    with store.open(rid) as run:
+        frac = data.channel_fraction(run, layer)
+    return channel_map(frac, title=f"{layer}: shed fraction per output channel (default rule)")
+
+
+@guard_figure
+def trajectories(
+    store: RunStore, rid: str, layer: str, rule: str, vidx: Any, version: Any = None
+) -> Any:
+    c = grid_value(rule, vidx)
+    with store.open(rid) as run:
+        values, fates = data.sample_fates(run, layer, rule, c)
+        tau = data.layer_tau(run, layer, rule, c)
+        epoch = run.index.epoch
+    return trajectories_figure(
+        epoch,
+        values,
+        fates,
+        threshold=tau,
+        title=f"{layer}: {values.shape[1]} sampled weights, fate at the last snapshot",
+    )
+
+
+def slider(rule: str) -> tuple[int, dict[int, str], int]:
+    """Slider range, marks and default position for ``rule``."""
+    from dashboard.views.common import slider_props
+
+    get_rule(rule)
+    return slider_props(rule, data.rule_grid(None, rule))

@@ -1,0 +1,175 @@
+"""Runs page: every run file under RUNS_DIR in one sortable, filterable table.
+
+Columns: status, key config, final accuracy, effective sparsity, the raw cascade ratio of
+the last prune round and, beside it, the excess ratio over the run's control (issue 8)
+or the reason there is none. Files that cannot be read are listed with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from dash import dash_table, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids
+from dashboard.data import RunInfo, run_info
+from dashboard.store import RunStore, RunUnavailable
+from dashboard.views.common import nav
+from dashboard.views.summary import excess_rounds
+
+COLUMNS: list[dict[str, Any]] = [
+    {"id": "run", "name": "run", "presentation": "markdown"},
+    {"id": "status", "name": "status"},
+    {"id": "model", "name": "model"},
+    {"id": "pruner", "name": "pruner"},
+    {"id": "protocol", "name": "protocol"},
+    {"id": "sparsity", "name": "sparsity", "type": "numeric"},
+    {"id": "seed", "name": "seed", "type": "numeric"},
+    {"id": "snapshots", "name": "snapshots", "type": "numeric"},
+    {"id": "final_acc", "name": "test acc", "type": "numeric"},
+    {"id": "effective_sparsity", "name": "effective sparsity", "type": "numeric"},
+    {"id": "cascade_ratio", "name": "cascade ratio C (raw)", "type": "numeric"},
+    {"id": "excess_ratio", "name": "excess C vs control", "type": "numeric"},
+    {"id": "control", "name": "control"},
+]
+
+
+def layout() -> html.Div:
+    """The runs page (the table fills in from the first live tick)."""
+    return html.Div(
+        [
+            nav("Runs"),
+            html.Div(
+                [
+                    html.H2("Runs"),
+                    html.P(
+                        "Shedding at the default rule (kept weight below 1% of its layer's RMS at "
+                        "the prune event). C = weights shed during retraining per weight pruned, last "
+                        "round; excess C subtracts the control run (same retraining, no pruning) "
+                        "counted on the same kept set. Tick rows to compare them.",
+                        className="hint",
+                    ),
+                    dcc.Store(id=ids.RUNS_VERSION),
+                    dash_table.DataTable(
+                        id=ids.RUNS_TABLE,
+                        columns=COLUMNS,
+                        data=[],
+                        sort_action="native",
+                        filter_action="native",
+                        row_selectable="multi",
+                        page_action="none",
+                        markdown_options={"link_target": "_self"},
+                        style_table={"overflowX": "auto"},
+                        style_cell={
+                            "fontFamily": "inherit",
+                            "fontSize": "13px",
+                            "padding": "4px 8px",
+                        },
+                        style_header={"fontWeight": "600", "backgroundColor": "#f3f4f6"},
+                        style_data_conditional=[
+                            {"if": {"filter_query": '{status} = "running"'}, "color": "#1d4ed8"},
+                            {"if": {"filter_query": '{status} = "crashed"'}, "color": "#b91c1c"},
+                        ],
+                    ),
+                    html.Div(
+                        dcc.Link(
+                            "Compare selected runs", id=ids.RUNS_COMPARE_LINK, href="/compare"
+                        ),
+                        className="actions",
+                    ),
+                    html.Div(id=ids.RUNS_BAD),
+                ],
+                className="page",
+            ),
+        ]
+    )
+
+
+def runs_version(store: RunStore, previous: Any) -> list[Any]:
+    """What the table depends on: the files (mtime, size) and finished background jobs.
+
+    Raises PreventUpdate when nothing changed, so the table is not rebuilt every tick.
+    """
+    files = store.catalog.scan()
+    version = [[f.run_id, f.mtime, f.size] for f in files] + [store.jobs.finished]
+    if version == previous:
+        raise PreventUpdate
+    return version
+
+
+def _excess_cell(store: RunStore, rid: str, info: RunInfo) -> tuple[Any, str]:
+    """(excess ratio or None, control column text) of one run."""
+    if info.is_control:
+        return None, "is a control"
+    state, value = excess_rounds(store, rid)
+    if state == "done":
+        if not value:
+            return None, "no prune round yet"
+        x = value[-1].excess_cascade_ratio
+        return (round(x, 3) if x == x else None), "yes"
+    text = {"no control": "no control", "pending": "computing…"}.get(state)
+    if text is None:
+        text = f"control {value} not found" if state == "missing" else f"failed: {value}"
+    return None, text
+
+
+def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
+    """Table rows (one per readable run) and the list of unreadable files."""
+    infos: dict[str, RunInfo] = {}
+    bad: list[tuple[str, str]] = []
+    for rf in store.catalog.files():
+        try:
+            with store.open(rf.run_id) as run:
+                run.poll()
+                name = rf.rel.rsplit(".", 1)[0]
+                infos[rf.run_id] = run.memo("info", lambda run=run, name=name: run_info(run, name))
+        except (RunUnavailable, KeyError) as e:
+            bad.append((rf.rel, str(e).strip("'\"")))
+    rows = []
+    for rid, info in infos.items():
+        try:
+            excess, control = _excess_cell(store, rid, info)
+        except (RunUnavailable, KeyError) as e:
+            excess, control = None, f"unreadable: {e}"
+        rows.append(
+            {
+                "id": rid,
+                "run": f"[{info.name}](/run/{rid})",
+                "status": info.status,
+                "model": info.model,
+                "pruner": info.pruner,
+                "protocol": info.protocol,
+                "sparsity": info.sparsity,
+                "seed": info.seed,
+                "snapshots": info.snapshots,
+                "final_acc": _round(info.final_acc, 4),
+                "effective_sparsity": _round(info.effective_sparsity, 4),
+                "cascade_ratio": _round(info.cascade_ratio, 3),
+                "excess_ratio": excess,
+                "control": control,
+            }
+        )
+    return rows, bad_files(bad)
+
+
+def bad_files(bad: list[tuple[str, str]]) -> html.Div:
+    """The unreadable files, each with its reason (empty when there are none)."""
+    if not bad:
+        return html.Div()
+    return html.Div(
+        [
+            html.H3(f"Unreadable files ({len(bad)})"),
+            html.Ul([html.Li([html.Code(rel), ": ", why]) for rel, why in bad], className="bad"),
+        ]
+    )
+
+
+def compare_href(selected: list[str] | None) -> str:
+    """Link to the compare page with the ticked runs."""
+    return "/compare" + (f"?{urlencode({'runs': ','.join(selected)})}" if selected else "")
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)

@@ -1,0 +1,113 @@
+"""Cascade summary of a run next to its control's (issue 8), shared by two pages.
+
+The raw numbers come from stored statistics at once; the excess over the control needs a
+pass over the control's magnitudes, which runs on the store's background thread and is
+shown once it lands (the live tick notices).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from dash import html
+
+from dashboard.data import excess_job
+from dashboard.store import RunStore
+from dashboard.views.common import fmt
+from shedding.analysis.cascade import cascade_summary
+from shedding.analysis.controls import ExcessRound
+from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
+
+
+def excess_rounds(store: RunStore, rid: str) -> tuple[str, Any]:
+    """State of the excess summary of ``rid`` against its control, at the default rule.
+
+    Returns:
+        ``("no control", None)`` when the file names none, ``("missing", control_run_id)``
+        when it is not in the directory, ``("pending", None)``, ``("failed", reason)`` or
+        ``("done", list[ExcessRound])``.
+    """
+    with store.open(rid) as run:  # one lock at a time: no lock-order deadlock
+        version, control_id = run.version, run.control
+    if not control_id:
+        return "no control", None
+    crid = store.find(control_id)
+    rf, crf = store.catalog.get(rid), store.catalog.get(crid)
+    if crid is None or rf is None or crf is None:
+        return "missing", control_id
+    with store.open(crid) as control:
+        cversion = control.poll()
+    job = functools.partial(excess_job, rf.path, crf.path, rule=DEFAULT_RULE, c=DEFAULT_C)
+    return store.jobs.get(("excess", rid, version, crid, cversion), job, group=("excess", rid))
+
+
+def summary_table(store: RunStore, rid: str) -> html.Div:
+    """One row per prune round: raw cascade, control and excess side by side."""
+    with store.open(rid) as run:
+        rounds = run.memo("cascade", lambda: cascade_summary(run, revivals=False))
+        is_control = run.config.get("prune", {}).get("sparsity") == 0
+    if not rounds:
+        return html.Div(html.P("No prune round recorded yet.", className="hint"))
+    state, value = excess_rounds(store, rid)
+    excess: dict[int, ExcessRound] = {x.round: x for x in value} if state == "done" else {}
+    if is_control:
+        note = "This run is a control (no pruning): C is undefined; its shedding is the baseline."
+    elif state == "no control":
+        note = "No control run: the raw C cannot be attributed to pruning (retraining alone may shed as much)."
+    elif state == "missing":
+        note = f"Control run {value!r} is not in this directory: excess unavailable."
+    elif state == "pending":
+        note = "Counting the control run on this run's kept set…"
+    elif state == "failed":
+        note = f"Control comparison failed: {value}"
+    else:
+        note = "Control: the same retraining without pruning, counted on this run's kept set."
+    head = [
+        "round",
+        "method",
+        "pruned",
+        "shed at prune",
+        "shed at end",
+        "C (raw)",
+        "C control",
+        "C excess",
+        "onset (ep)",
+        "half-time (ep)",
+        "effective sparsity",
+        "dead channels",
+        "dead (excess)",
+        "test acc",
+    ]
+    body = []
+    for r in rounds:
+        x = excess.get(r.round)
+        cells = [
+            r.round,
+            r.method or "—",
+            f"{r.pruned:,}",
+            f"{r.shed_at_prune:,}",
+            f"{r.shed_end:,}",
+            fmt(r.cascade_ratio),
+            fmt(x.control_ratio) if x else "—",
+            fmt(x.excess_cascade_ratio) if x else "—",
+            fmt(r.onset_epochs, ".2f"),
+            fmt(r.half_time_epochs, ".2f"),
+            fmt(r.effective_sparsity, ".2%"),
+            f"{r.dead_channels_end}/{r.n_channels}",
+            fmt(x.excess_dead_channels, ".0f") if x else "—",
+            fmt(r.test_acc, ".4f"),
+        ]
+        body.append(html.Tr([html.Td(c) for c in cells]))
+    return html.Div(
+        [
+            html.Table(
+                [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+                className="summary",
+            ),
+            html.P(
+                f"Default rule: shed = kept weight below 1% of its layer's RMS at the prune. {note}",
+                className="hint",
+            ),
+        ]
+    )

@@ -1,0 +1,273 @@
+"""Cascade summary per prune round (SCIENCE.md §3).
+
+For prune round k (snapshots with ``index.round == k``; the first is right after the
+prune, the last is the end of the round's retraining), on the round's fixed kept set:
+
+- pruned: weights removed in this round (kept before the round - kept after);
+- cascade ratio ``C = (|shed_end| - |shed_at_prune|) / pruned`` (C > 1: a cascade);
+- onset / half-time: epochs from the prune to the first snapshot where the newly shed
+  count ``shed_t - shed_at_prune`` exceeds 10% / 50% of its final value;
+- revived: distinct weights shed at some snapshot of the round and at or above τ at a
+  later one (streamed);
+- dead channels: output channels with kept weights of which >= 90% are shed, or whose
+  BatchNorm ``|γ| < 1e-3`` (Mehta et al.); channels with no kept weight are pruned,
+  not dead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shedding.analysis import _stream
+from shedding.analysis._align import RoundSpan, round_spans
+from shedding.analysis.shed import _jsonable, shed_curve
+from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, threshold_codes
+
+if TYPE_CHECKING:
+    from tracking.reader import Run
+
+DEAD_SHED_FRACTION = 0.9
+DEAD_GAMMA = 1e-3
+
+
+@dataclass(frozen=True)
+class LayerRound:
+    """One layer's share of a prune round (same meanings as :class:`RoundSummary`)."""
+
+    layer: str
+    pruned: int
+    kept: int
+    shed_at_prune: int
+    shed_end: int
+    cascade_ratio: float
+    dead_channels_end: int
+    n_channels: int
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """What happened in one prune round; ``cascade_ratio`` is NaN when nothing was pruned
+    (a control run). Epoch quantities are epochs after the prune; NaN when undefined."""
+
+    run_id: str
+    round: int
+    method: str
+    rule: str
+    c: float
+    epoch_prune: float
+    snapshot_prune: int
+    snapshot_end: int
+    n_weights: int
+    pruned: int
+    kept: int
+    shed_at_prune: int
+    shed_end: int
+    cascade_ratio: float
+    onset_epochs: float
+    half_time_epochs: float
+    revived: int | None
+    shed_fraction_end: float
+    sparsity: float
+    effective_sparsity: float
+    dead_channels_at_prune: int
+    dead_channels_end: int
+    n_channels: int
+    test_acc: float
+    layers: tuple[LayerRound, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN as None); ``layers`` as a list of dicts."""
+        return {k: _jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
+
+
+def dead_channels(kept: np.ndarray, shed: np.ndarray, gamma: np.ndarray | None) -> np.ndarray:
+    """Dead-channel flags (C,) bool: kept > 0 and (shed >= 90% of kept or |γ| < 1e-3).
+
+    Example:
+        >>> dead_channels(np.array([10, 10, 0]), np.array([9, 8, 0]), None).tolist()
+        [True, False, False]
+        >>> dead_channels(np.array([4, 4]), np.array([0, 0]), np.array([1e-4, 1.0])).tolist()
+        [True, False]
+    """
+    kept, shed = np.asarray(kept, np.int64), np.asarray(shed, np.int64)
+    dead = 10 * shed >= 9 * kept  # >= 90% in exact integer arithmetic
+    if gamma is not None:
+        with np.errstate(invalid="ignore"):
+            dead |= np.abs(np.asarray(gamma, np.float64)) < DEAD_GAMMA  # NaN gamma: not dead
+    return dead & (kept > 0)
+
+
+def cascade_summary(
+    run: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C, revivals: bool = True
+) -> list[RoundSummary]:
+    """Summarise every prune round of ``run`` at threshold ``rule`` / ``c``.
+
+    Args:
+        run: an open run.
+        rule, c: threshold rule and multiplier (as :func:`shed_curve`).
+        revivals: count distinct revived weights (streams the rounds' magnitudes);
+            False leaves ``revived`` None and streams only what counts need.
+
+    Returns:
+        One :class:`RoundSummary` per round present in the index, in order.
+
+    Example:
+        >>> rounds = cascade_summary(run, rule="layer_relative", c=0.01)
+        >>> [r.round for r in rounds]
+        [1]
+        >>> rounds[0].cascade_ratio == (rounds[0].shed_end - rounds[0].shed_at_prune) / rounds[0].pruned
+        True
+    """
+    curve = shed_curve(run, rule=rule, c=c, per="layer")
+    spans = round_spans(run.index)
+    if not spans:
+        return []
+    chans, revived = _channels_and_revivals(run, curve, spans, revivals=revivals)
+    gammas = {i.name: run.stats(i.name).bn_gamma for i in run.layers}
+    events = {int(e.get("round", -1)): e for e in run.events}
+    acc = _round_accuracy(run.metrics)
+    index = run.index
+    out = []
+    for span in spans:
+        ev = events.get(span.round, {})
+        layers = []
+        dead0 = dead1 = n_ch = 0
+        for li, info in enumerate(run.layers):
+            g = gammas[info.name]
+            k0, s0 = chans[(span.first, li)]
+            k1, s1 = chans[(span.last, li)]
+            d0 = dead_channels(k0, s0, None if g is None else g[span.first])
+            d1 = dead_channels(k1, s1, None if g is None else g[span.last])
+            dead0, dead1, n_ch = dead0 + int(d0.sum()), dead1 + int(d1.sum()), n_ch + len(k1)
+            before = _kept_before(curve.kept[:, li], span, info.n_weights, ev, info.name)
+            layers.append(
+                _layer_round(info.name, curve, li, span, before, int(d1.sum()), len(k1))
+            )
+        pruned = sum(lr.pruned for lr in layers)
+        kept = int(curve.kept[span.last].sum())
+        sh0, sh1 = int(curve.shed[span.first].sum()), int(curve.shed[span.last].sum())
+        n = int(curve.n_weights.sum())
+        onset, half = _onset(curve.shed.sum(axis=1), index.epoch, span)
+        out.append(
+            RoundSummary(
+                run_id=run.run_id,
+                round=span.round,
+                method=str(ev.get("method", "")),
+                rule=rule,
+                c=curve.c,
+                epoch_prune=float(ev.get("epoch", index.epoch[span.first])),
+                snapshot_prune=span.first,
+                snapshot_end=span.last,
+                n_weights=n,
+                pruned=pruned,
+                kept=kept,
+                shed_at_prune=sh0,
+                shed_end=sh1,
+                cascade_ratio=(sh1 - sh0) / pruned if pruned > 0 else float("nan"),
+                onset_epochs=onset,
+                half_time_epochs=half,
+                revived=None if revived is None else revived[span.round],
+                shed_fraction_end=sh1 / kept if kept else float("nan"),
+                sparsity=(n - kept) / n,
+                effective_sparsity=(n - kept + sh1) / n,
+                dead_channels_at_prune=dead0,
+                dead_channels_end=dead1,
+                n_channels=n_ch,
+                test_acc=acc.get(span.round, float("nan")),
+                layers=tuple(layers),
+            )
+        )
+    return out
+
+
+def _layer_round(
+    name: str, curve: Any, li: int, span: RoundSpan, before: int, dead: int, n_ch: int
+) -> LayerRound:
+    kept = int(curve.kept[span.last, li])
+    pruned = max(before - int(curve.kept[span.first, li]), 0)
+    s0, s1 = int(curve.shed[span.first, li]), int(curve.shed[span.last, li])
+    return LayerRound(
+        layer=name,
+        pruned=pruned,
+        kept=kept,
+        shed_at_prune=s0,
+        shed_end=s1,
+        cascade_ratio=(s1 - s0) / pruned if pruned > 0 else float("nan"),
+        dead_channels_end=dead,
+        n_channels=n_ch,
+    )
+
+
+def _kept_before(kept: np.ndarray, span: RoundSpan, n: int, event: dict, layer: str) -> int:
+    """Kept count just before the round's prune: the previous snapshot's, else all weights
+    for round 1 (dense), else the prune event's own record."""
+    if span.before >= 0:
+        return int(kept[span.before])
+    if span.round == 1:
+        return n
+    info = event.get("per_layer", {}).get(layer, {})
+    if "pruned" in info:
+        return int(kept[span.first]) + int(info["pruned"])
+    return int(kept[span.first])
+
+
+def _onset(shed: np.ndarray, epoch: np.ndarray, span: RoundSpan) -> tuple[float, float]:
+    """Epochs from the prune until newly shed > 10% / > 50% of its final value."""
+    newly = shed[span.first : span.last + 1] - shed[span.first]
+    final = int(newly[-1])
+    if final <= 0:
+        return float("nan"), float("nan")
+    out = []
+    for num, den in ((1, 10), (1, 2)):
+        t = int(np.flatnonzero(den * newly > num * final)[0])  # exact integer comparison
+        out.append(float(epoch[span.first + t] - epoch[span.first]))
+    return out[0], out[1]
+
+
+def _round_accuracy(metrics: dict[str, np.ndarray]) -> dict[int, float]:
+    """Last logged test accuracy per round."""
+    acc: dict[int, float] = {}
+    rounds, values = metrics.get("round", []), metrics.get("test_acc", [])
+    for r, a in zip(rounds, values, strict=False):
+        if np.isfinite(a):
+            acc[int(r)] = float(a)
+    return acc
+
+
+def _channels_and_revivals(
+    run: Run, curve: Any, spans: list[RoundSpan], *, revivals: bool
+) -> tuple[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]], dict[int, int] | None]:
+    """Per-channel (kept, shed) at every round's first and last snapshot, and distinct
+    revived weights per round. Streams only when it has to."""
+    bounds = sorted({s for sp in spans for s in (sp.first, sp.last)})
+    chans: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    stored = curve.rule == DEFAULT_RULE and np.isclose(curve.c, DEFAULT_C)
+    if stored and not revivals:
+        for li, info in enumerate(run.layers):
+            st = run.stats(info.name)
+            for s in bounds:
+                chans[(s, li)] = (st.channel_kept[s], st.channel_shed[s])
+        return chans, None
+    keys = threshold_codes(curve.tau)
+    snaps = [s for sp in spans for s in sp.snapshots] if revivals else bounds
+    round_of = {s: sp.round for sp in spans for s in sp.snapshots}
+    revived: dict[int, int] = {sp.round: 0 for sp in spans}
+    state: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # round -> (ever, rev)
+    for s, sets in _stream.stream_sets(run, keys, snapshots=snaps):
+        if sets is None:  # cannot happen without alignment; keeps the type checker honest
+            continue
+        if s in bounds:
+            for li, info in enumerate(run.layers):
+                k = _stream.channel_popcount(sets[li].mask, info)
+                chans[(s, li)] = (k, _stream.channel_popcount(sets[li].shed, info))
+        if revivals:
+            r = round_of[s]
+            ever, rev = state.setdefault(r, ([z.shed * 0 for z in sets], [z.shed * 0 for z in sets]))
+            for li, z in enumerate(sets):
+                rev[li] |= ever[li] & ~z.shed & z.mask  # shed before, not now: revived
+                ever[li] |= z.shed
+            revived[r] = sum(_stream.popcount(x) for x in rev)
+    return chans, revived if revivals else None

@@ -1,0 +1,388 @@
+"""One instrumented prune experiment: dense training → prune rounds → retraining.
+
+``run_experiment`` is what ``shedding run`` calls. The dense phase comes from the shared
+cache (:mod:`shedding.dense`); each prune round prunes the effective weights, records the
+prune event and the shedding reference (layer RMS, GMP threshold), rebuilds the weights
+the protocol asks for (final, rewound, re-initialised), and retrains with a fresh
+optimizer under the mask. Everything is recorded into one run file; a checkpoint after
+every epoch makes ``resume=True`` continue bit-exactly from the last completed epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from shedding import runs
+from shedding.config import ExperimentConfig, to_dict
+from shedding.data import load_dataset
+from shedding.dense import DensePhase, ensure_dense
+from shedding.errors import CheckpointError, ConfigError
+from shedding.models import build_model
+from shedding.paths import data_root as resolve_data_root
+from shedding.pruning import gmp_threshold, prune, round_amounts, validate_prune_config
+from shedding.pruning.masks import MaskSet
+from shedding.pruning.prunable import bn_after, prunable_layers
+from shedding.recording import Recorder
+from shedding.retrain import match_width, norm_ratio, plan_retraining, validate_retrain_config
+from shedding.train import checkpoint as ckpt
+from shedding.train.batches import LoaderBatches, TensorBatches
+from shedding.train.callbacks import Callback, CallbackList, TrainContext
+from shedding.train.distributed import DistInfo, broadcast_masks, cleanup, init_from_env
+from shedding.train.loop import train_phase
+from shedding.train.optim import build_optimizer
+from shedding.train.progress import ProgressBar
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run reports back (the run file holds everything else)."""
+
+    run_id: str
+    path: Path
+    test_acc: float
+    dense_test_acc: float
+    sparsity: float
+    seconds: float
+    status: str
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an unavailable device is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} but CUDA is not available; use device='cpu'")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name!r} is not a torch device; use auto, cpu or cuda") from None
+
+
+def validate(cfg: ExperimentConfig) -> None:
+    """Fails fast, before any training, on configs that cannot run."""
+    validate_prune_config(cfg.prune)
+    validate_retrain_config(cfg)
+    amounts = round_amounts(cfg.prune)
+    if cfg.retrain.protocol in runs.NO_CONTROL_PROTOCOLS and len(amounts) > 1:
+        raise ConfigError(
+            f"retrain.protocol={cfg.retrain.protocol!r} trains the one-shot pruned size from "
+            "scratch; set prune.mode='oneshot'"
+        )
+
+
+def _batches(bundle: Any, cfg: ExperimentConfig, info: DistInfo) -> tuple[Any, Any]:
+    dc = cfg.data
+    if bundle.train_tensors is not None:
+        aug = bundle.augment if dc.augment else None
+        train = TensorBatches(*bundle.train_tensors, dc.batch_size, seed=cfg.seed, augment=aug,
+                              rank=info.rank, world=info.world)
+        test = TensorBatches(*bundle.test_tensors, dc.test_batch_size, seed=cfg.seed,
+                             shuffle=False, rank=info.rank, world=info.world)
+    else:
+        train = LoaderBatches(bundle.train, dc.batch_size, seed=cfg.seed,
+                              num_workers=dc.num_workers, rank=info.rank, world=info.world)
+        test = LoaderBatches(bundle.test, dc.test_batch_size, seed=cfg.seed, shuffle=False,
+                             num_workers=dc.num_workers, rank=info.rank, world=info.world)
+    return train, test
+
+
+def _wrap(model: nn.Module, device: torch.device, info: DistInfo) -> nn.Module:
+    if not info.enabled:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+class _RunCheckpoint(Callback):
+    """Saves everything needed to resume the current round after every epoch."""
+
+    def __init__(self, path: Path, masks: MaskSet | None, writer: Any, extra: dict[str, Any]):
+        self.path, self.masks, self.writer, self.extra = path, masks, writer, extra
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        self.save(ctx)
+
+    def save(self, ctx: TrainContext) -> None:
+        if self.writer is not None:
+            self.writer.flush()  # the checkpoint must never be ahead of the run file
+        ckpt.save_atomic(
+            {
+                **self.extra,
+                "round": ctx.round,
+                "epoch": ctx.epoch,
+                "step": ctx.step,
+                "lr": ctx.lr,
+                "model": ctx.model.state_dict(),
+                "optimizer": ctx.optimizer.state_dict(),
+                "masks": self.masks.state_dict() if self.masks is not None else None,
+                "n_committed": self.writer.n_committed if self.writer is not None else 0,
+            },
+            self.path,
+        )
+
+
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM (cluster pre-emption, `kill`) ends the run like Ctrl-C: status interrupted."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. a sweep worker thread)
+        return None
+
+
+def _layer_specs(layers: dict[str, nn.Module], bn_names: dict[str, str]) -> list[Any]:
+    from tracking import LayerSpec
+
+    return [LayerSpec(name=n, shape=tuple(m.weight.shape), bn=bn_names.get(n, "")) for n, m in layers.items()]
+
+
+def _replay_dense(recorder: Recorder, model: nn.Module, dense: DensePhase, cfg: ExperimentConfig) -> None:
+    """Writes the dense trajectory (every kept epoch) into this run's file."""
+    writer = recorder.writer
+    final_state = dense.final["state"]
+    states = dense.states if cfg.record.record_dense else [dense.final]
+    steps_per_epoch = max(1, dense.final["step"] // max(1, dense.final["epoch"]))
+    for s in states:
+        model.load_state_dict(s["state"])
+        ctx = TrainContext(model, None, "dense", 0, cfg.train.epochs, steps_per_epoch,
+                           epoch=s["epoch"], step=s["step"], lr=s["lr"])
+        recorder.snapshot(ctx, epoch=float(s["epoch"]))
+    for row in dense.metrics:
+        writer.log_metrics(phase="dense", round=0, wall_time=0.0, **row)
+    model.load_state_dict(final_state)
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    *,
+    data_root: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RunResult:
+    """Runs one experiment end to end and returns where its run file is.
+
+    Args:
+        cfg: The experiment.
+        data_root: Data root (default: ``shedding.paths.data_root()``).
+        runs_dir: Where run files go (default ``<data_root>/runs``).
+        resume: Continue an interrupted run from its last completed epoch.
+        overwrite: Replace an existing run file instead of refusing.
+        progress: Show progress bars.
+
+    Raises:
+        ConfigError: Invalid config (checked before any training).
+        CheckpointError: ``resume`` without a usable checkpoint, or an existing run
+            file without ``resume``/``overwrite``.
+    """
+    from tracking import RunWriter
+
+    t_start = time.time()
+    validate(cfg)
+    root = resolve_data_root(data_root)
+    runs_dir = Path(runs_dir) if runs_dir is not None else root / "runs"
+    device = resolve_device(cfg.device)
+    info = init_from_env(device)
+    if device.type == "cuda" and info.enabled:
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    path, work = runs.run_path(runs_dir, cfg), runs.work_dir(runs_dir, cfg)
+    ck_path = work / "checkpoint.pt"
+    if info.is_main:
+        if path.exists() and not (resume or overwrite):
+            raise CheckpointError(
+                f"run file {path} already exists; pass --resume to continue it or "
+                "--overwrite to start it again"
+            )
+        if resume and path.exists() and not ck_path.exists():
+            from tracking import open_run
+
+            with open_run(path) as r:
+                if r.status == "complete":
+                    raise CheckpointError(f"run {path.name} is already complete; nothing to resume")
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    old_handler = _sigterm_as_interrupt()
+    torch.manual_seed(cfg.seed)
+    bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
+    train_b, test_b = _batches(bundle, cfg, info)
+    steps_per_epoch = len(train_b)
+
+    def new_model(width: float | None = None, seed_offset: int = 0) -> nn.Module:
+        torch.manual_seed(cfg.seed + seed_offset)
+        mc = cfg.model if width is None else dataclasses.replace(cfg.model, width=width)
+        return build_model(mc, num_classes=bundle.num_classes, input_shape=bundle.input_shape).to(device)
+
+    model = new_model()
+    validate_prune_config(cfg.prune, model)  # layer-dependent checks (N:M divisibility)
+    dense = ensure_dense(cfg, model=model, forward_model=_wrap(model, device, info),
+                         train_batches=train_b, test_batches=test_b, cache_root=root / "cache",
+                         device=device, dist_info=info, progress=progress)
+    dense_acc = float(dense.metrics[-1]["test_acc"]) if dense.metrics else float("nan")
+    amounts = round_amounts(cfg.prune)
+    protocol = cfg.retrain.protocol
+    masks: MaskSet | None = None
+    if protocol == "reduced":
+        # Crowley: a dense net whose width gives the pruned net's prunable parameter count.
+        total = sum(m.weight.numel() for m in prunable_layers(model, cfg.prune).values())
+        target = int(round(total * (1 - cfg.prune.sparsity)))
+        width = match_width(lambda w: build_model(dataclasses.replace(cfg.model, width=w),
+                            num_classes=bundle.num_classes, input_shape=bundle.input_shape), target)
+        model = new_model(width=width, seed_offset=7919)
+    layers = prunable_layers(model, cfg.prune)
+    bn_names = bn_after(model, list(layers))
+    bn_modules = dict(model.named_modules())
+    if protocol != "reduced":
+        masks = MaskSet(model, list(layers))
+
+    writer = None
+    state: dict[str, Any] | None = None
+    if resume and ck_path.exists():
+        state = ckpt.load(ck_path)
+    if info.is_main and cfg.record.enabled:
+        writer = RunWriter(
+            path, layers=_layer_specs(layers, bn_names), config=to_dict(cfg),
+            environment=runs.environment(device), run_id=runs.run_id(cfg),
+            control=runs.control_id(cfg), sample_per_layer=cfg.record.sample_per_layer,
+            seed=cfg.seed, resume_from=state["n_committed"] if state else None,
+            overwrite=overwrite or (resume and state is None),
+        )
+    recorder = Recorder(writer, layers, bn={n: bn_modules[b] for n, b in bn_names.items()},
+                        masks=masks, per_epoch=cfg.record.per_epoch)
+    status = "crashed"
+    test_acc = dense_acc
+    try:
+        if state is None and writer is not None and protocol != "reduced":
+            _replay_dense(recorder, model, dense, cfg)
+        offset = float(cfg.train.epochs) if protocol != "reduced" else 0.0
+        for k, amount in enumerate(amounts, start=1):
+            plan = None
+            if state is not None and state["round"] > k:
+                plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch,
+                                       round_fraction=amount, norm_ratio=state["norm_ratios"][k - 1])
+                offset += plan.epochs
+                continue
+            resuming = state is not None and state["round"] == k
+            norm_ratios: list[float] = list(state["norm_ratios"]) if state else []
+            if resuming:
+                assert state is not None
+                plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch,
+                                       round_fraction=amount, norm_ratio=norm_ratios[k - 1])
+                model.load_state_dict(state["model"])
+                if masks is not None:
+                    masks.load_state_dict(state["masks"])
+                optimizer = build_optimizer(model, cfg.train, lr=plan.start_lr)
+                optimizer.load_state_dict(state["optimizer"])
+                ctx = TrainContext(model, optimizer, "retrain", k, plan.epochs, steps_per_epoch,
+                                   epoch=state["epoch"], step=state["step"], lr=state["lr"])
+                start_epoch = state["epoch"]
+                state = None
+            else:
+                plan, optimizer, d = _prune_round(
+                    cfg, k, amount, model=model, masks=masks, dense=dense, info=info,
+                    writer=writer, steps_per_epoch=steps_per_epoch, offset=offset,
+                    new_model=new_model,
+                )
+                norm_ratios.append(d)
+                ctx = TrainContext(model, optimizer, "retrain", k, plan.epochs, steps_per_epoch,
+                                   lr=plan.lr(0))
+                start_epoch = 0
+            recorder.epoch_offset = offset
+            saver = _RunCheckpoint(ck_path, masks, writer, {"norm_ratios": norm_ratios})
+            if not resuming:
+                if cfg.record.at_prune and writer is not None:
+                    recorder.snapshot(ctx, epoch=0.0)
+                if info.is_main:
+                    saver.save(ctx)
+            cbs: list[Callback] = [recorder, ProgressBar(enabled=progress and info.is_main)]
+            if info.is_main:
+                cbs.append(saver)
+            train_phase(ctx, forward_model=_wrap(model, device, info), train_batches=train_b,
+                        test_batches=test_b, lr_fn=plan.lr, callback=CallbackList(cbs),
+                        device=device, data_key=k, masks=masks, start_epoch=start_epoch,
+                        dist_info=info)
+            test_acc = ctx.metrics.get("test_acc", test_acc)
+            offset += plan.epochs
+        if info.is_main:
+            # Final weights beside the run file: for evaluation, and to check resume exactness.
+            ckpt.save_atomic({"model": model.state_dict(), "masks": masks.state_dict() if masks
+                              else None}, path.with_suffix(".final.pt"))
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if writer is not None:
+            writer.close(status=status)
+        if status == "complete" and info.is_main:
+            ck_path.unlink(missing_ok=True)
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+        cleanup(info)
+    sparsity = masks.sparsity() if masks is not None else 0.0
+    return RunResult(runs.run_id(cfg), path, float(test_acc), dense_acc, float(sparsity),
+                     time.time() - t_start, status)
+
+
+def _prune_round(
+    cfg: ExperimentConfig, k: int, amount: float, *, model: nn.Module, masks: MaskSet | None,
+    dense: DensePhase, info: DistInfo, writer: Any, steps_per_epoch: int, offset: float,
+    new_model: Any,
+) -> tuple[Any, torch.optim.Optimizer, float]:
+    """Prunes round ``k``, records the event, and prepares weights + optimizer."""
+    if masks is None:  # reduced network: nothing to prune, train from scratch
+        plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch, round_fraction=amount, norm_ratio=1.0)
+        if writer is not None:
+            writer.log_event({"round": k, "epoch": offset, "method": "reduced", "amount": amount,
+                              "protocol": "reduced", "width": cfg.model.width})
+            writer.set_reference(layer_rms={}, gmp_threshold=None)
+        return plan, build_optimizer(model, cfg.train, lr=plan.start_lr), 1.0
+    before = [p.detach().clone() for p in model.parameters()]
+    weights = masks.effective_weights()
+    old = {n: m.clone() for n, m in masks.masks.items()}
+    gen = torch.Generator().manual_seed(cfg.seed * 7_919 + k)
+    threshold = gmp_threshold(weights, old, amount=amount) if amount > 0 else None
+    if amount > 0:
+        new = prune(cfg.prune.method, weights, old, amount=amount, cfg=cfg.prune, generator=gen)
+        broadcast_masks(new, info)
+        masks.update_(new)
+    masks.apply_()
+    d = norm_ratio(before, [p.detach() for p in model.parameters()])
+    # The shedding reference is taken at the prune event, before any rewind/re-init.
+    eff = masks.effective_weights()
+    per_layer: dict[str, dict[str, float]] = {}
+    layer_rms: dict[str, float] = {}
+    for n, m in masks.masks.items():
+        kept = int(m.sum())
+        rms = float(eff[n][m].pow(2).mean().sqrt()) if kept else 0.0
+        layer_rms[n] = rms
+        per_layer[n] = {"pruned": int((old[n] & ~m).sum()), "kept": kept, "rms_kept": rms}
+    plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch, round_fraction=amount, norm_ratio=d)
+    if plan.init == "rewind":
+        model.load_state_dict(dense.state_at_epoch(plan.rewind_epoch))
+    elif plan.init == "reinit":
+        fresh = new_model(seed_offset=104_729 * k)
+        model.load_state_dict(fresh.state_dict())
+    masks.apply_()
+    optimizer = build_optimizer(model, cfg.train, lr=plan.start_lr)
+    masks.zero_optimizer_state_(optimizer)
+    if writer is not None:
+        writer.log_event({
+            "round": k, "epoch": offset, "method": cfg.prune.method, "amount": amount,
+            "sparsity": masks.sparsity(), "gmp_threshold": threshold, "protocol": plan.protocol,
+            "start_lr": plan.start_lr, "norm_ratio": d, "init": plan.init,
+            "rewind_epoch": plan.rewind_epoch, "per_layer": per_layer,
+        })
+        writer.set_reference(layer_rms=layer_rms, gmp_threshold=threshold)
+    return plan, optimizer, d

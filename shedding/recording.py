@@ -1,0 +1,106 @@
+"""The recorder: a training callback that hands effective weights to a tracking.RunWriter.
+
+The training thread pays only for the copy of the (masked) weights; statistics, packing
+and HDF5 writes happen on the writer's background thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from shedding.train.callbacks import Callback, TrainContext
+
+
+class Recorder(Callback):
+    """Records snapshots of every prunable layer into a run file.
+
+    Args:
+        writer: A ``tracking.RunWriter`` (or None on non-zero DDP ranks: records nothing).
+        layers: Prunable layer name -> module (its ``weight`` is recorded).
+        bn: Layer name -> BatchNorm module that follows it (its γ is recorded).
+        masks: The MaskSet in force (None during dense training: all kept).
+        per_epoch: Snapshots per epoch; 1 records at each epoch end only.
+        epoch_offset: Added to the phase's epoch count (retraining epochs continue the
+            dense count in the index so plots have one time axis).
+    """
+
+    def __init__(
+        self,
+        writer: Any,
+        layers: Mapping[str, nn.Module],
+        *,
+        bn: Mapping[str, nn.Module] | None = None,
+        masks: Any | None = None,
+        per_epoch: int = 1,
+        epoch_offset: float = 0.0,
+    ) -> None:
+        self.writer, self.layers, self.bn = writer, dict(layers), dict(bn or {})
+        self.masks, self.per_epoch, self.epoch_offset = masks, per_epoch, epoch_offset
+        self.t0 = time.time()
+
+    # -- hooks -------------------------------------------------------------------------
+    def on_step_end(self, ctx: TrainContext) -> None:
+        if self.per_epoch <= 1 or self.writer is None:
+            return
+        every = max(1, ctx.steps_per_epoch // self.per_epoch)
+        if ctx.step % every == 0 and ctx.step % ctx.steps_per_epoch != 0:
+            self.snapshot(ctx)
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        if self.writer is None:
+            return
+        self.snapshot(ctx)
+        self.writer.log_metrics(
+            epoch=self.epoch_offset + ctx.epoch,
+            phase=ctx.phase,
+            round=ctx.round,
+            lr=ctx.lr,
+            wall_time=time.time() - self.t0,
+            **ctx.metrics,
+        )
+
+    # -- the copy the training thread pays for -----------------------------------------
+    @torch.no_grad()
+    def weights_and_masks(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Effective weights (weight ⊙ mask, float32, CPU copies) and boolean masks."""
+        weights: dict[str, np.ndarray] = {}
+        masks: dict[str, np.ndarray] = {}
+        for name, module in self.layers.items():
+            w = module.weight.detach()
+            if self.masks is not None:
+                m = self.masks.masks[name]
+                w = w * m  # a new tensor: the copy; never the raw pre-mask parameter
+                masks[name] = m.to("cpu", copy=True).numpy()
+            else:
+                w = w.to(dtype=torch.float32, copy=True)
+                masks[name] = np.ones(w.shape, dtype=bool)
+            weights[name] = w.to(device="cpu", dtype=torch.float32).numpy()
+        return weights, masks
+
+    @torch.no_grad()
+    def snapshot(self, ctx: TrainContext, *, phase: str | None = None, epoch: float | None = None) -> None:
+        """Records one snapshot now (also called directly around prune events)."""
+        if self.writer is None:
+            return
+        weights, masks = self.weights_and_masks()
+        gammas = {
+            name: bn.weight.detach().to("cpu", dtype=torch.float32, copy=True).numpy()
+            for name, bn in self.bn.items()
+            if getattr(bn, "weight", None) is not None
+        }
+        self.writer.record(
+            step=int(ctx.step),
+            epoch=float(self.epoch_offset + (ctx.epoch_float if epoch is None else epoch)),
+            phase=phase or ctx.phase,
+            round=int(ctx.round),
+            lr=float(ctx.lr),
+            weights=weights,
+            masks=masks,
+            bn_gamma=gammas or None,
+        )

@@ -1,0 +1,124 @@
+"""The retraining protocols of SCIENCE.md §2, one registry entry each.
+
+Notation: dense training runs T epochs with schedule η; R is the retraining length; a
+schedule step τ counts retraining steps from 0; W is the warm-up length
+(``warmup_fraction · R`` epochs, in steps) and η_max is ``retrain.max_lr`` or ``train.lr``.
+
+=========  =========  ==========================================================
+protocol   init       LR at retraining step τ
+=========  =========  ==========================================================
+ft         final      constant η(T−1) (the final dense LR) or ``retrain.ft_lr``
+wr         rewind     η(e + τ): replays the schedule from the rewind epoch e
+                      (default e = T − R, i.e. η(T − R + τ))
+lrr        final      η(T − R + τ); R = T retrains with the whole schedule
+llr        final      linear warm-up to η_max over W, then linear to 0 at R
+allr       final      as llr with peak η₀ = clip(η_max·d/√s, [min(R/T,1)·η_max, η_max])
+slr        final      warm-up to η_max over W, then the dense schedule (without its own
+                      warm-up, scaled to peak η_max) compressed into the remaining steps
+clr        final      warm-up to η_max over W, then cosine to 0 at R
+scratch    reinit     the dense schedule, T epochs (same mask, fresh weights)
+reduced    reduced    the dense schedule, T epochs (smaller dense net, no mask)
+=========  =========  ==========================================================
+"""
+
+from __future__ import annotations
+
+from shedding.retrain.adaptive import allr_start_lr
+from shedding.retrain.base import PROTOCOLS, RetrainContext, RetrainPlan
+from shedding.train.schedules import Compressed, Constant, Cosine, Linear, Shifted, Warmup
+
+
+def _steps(ctx: RetrainContext) -> int:
+    return ctx.epochs * ctx.steps_per_epoch
+
+
+@PROTOCOLS.register("ft")
+def ft(ctx: RetrainContext) -> RetrainPlan:
+    """Fine-tuning: m⊙θ_T at the constant final LR η(T−1) (``retrain.ft_lr`` overrides)."""
+    lr = ctx.cfg.retrain.ft_lr
+    if lr is None:
+        lr = ctx.lr_at_epoch(ctx.dense_epochs - 1)
+    return RetrainPlan("ft", ctx.epochs, "final", None, Constant(lr), lr)
+
+
+@PROTOCOLS.register("wr")
+def wr(ctx: RetrainContext) -> RetrainPlan:
+    """Weight rewinding: m⊙θ_e with the schedule replayed from epoch e (fresh optimizer)."""
+    e = ctx.rewind_epoch
+    if e is None:  # plan_retraining always resolves it for wr
+        raise ValueError("wr needs ctx.rewind_epoch")
+    lr = Shifted(ctx.dense_lr, e * ctx.steps_per_epoch)
+    return RetrainPlan("wr", ctx.epochs, "rewind", e, lr, lr(0))
+
+
+@PROTOCOLS.register("lrr")
+def lrr(ctx: RetrainContext) -> RetrainPlan:
+    """Learning-rate rewinding: m⊙θ_T with η(T − R + τ)."""
+    lr = Shifted(ctx.dense_lr, (ctx.dense_epochs - ctx.epochs) * ctx.steps_per_epoch)
+    return RetrainPlan("lrr", ctx.epochs, "final", None, lr, lr(0))
+
+
+def _linear(ctx: RetrainContext, peak: float, name: str) -> RetrainPlan:
+    w = ctx.warmup_steps
+    lr = Warmup(Linear(peak, _steps(ctx), w), w)
+    return RetrainPlan(name, ctx.epochs, "final", None, lr, peak, w)
+
+
+@PROTOCOLS.register("llr")
+def llr(ctx: RetrainContext) -> RetrainPlan:
+    """Linear LR retraining: warm-up to η_max, then linear decay to 0 (Zimmer et al.)."""
+    return _linear(ctx, ctx.max_lr, "llr")
+
+
+@PROTOCOLS.register("allr")
+def allr(ctx: RetrainContext) -> RetrainPlan:
+    """Adaptive LLR: LLR with the peak η₀ chosen from d and s (Zimmer et al.)."""
+    peak = allr_start_lr(
+        max_lr=ctx.max_lr,
+        norm_ratio=ctx.norm_ratio,
+        round_fraction=ctx.round_fraction,
+        epochs=ctx.epochs,
+        dense_epochs=ctx.dense_epochs,
+    )
+    return _linear(ctx, peak, "allr")
+
+
+@PROTOCOLS.register("slr")
+def slr(ctx: RetrainContext) -> RetrainPlan:
+    """Scaled LR restarting (Le & Hua): warm-up, then the dense schedule compressed."""
+    w, total = ctx.warmup_steps, _steps(ctx)
+    scale = ctx.max_lr / ctx.cfg.train.lr
+    compressed = Compressed(
+        ctx.core_lr, w, total - w, ctx.dense_epochs * ctx.steps_per_epoch, scale
+    )
+    return RetrainPlan("slr", ctx.epochs, "final", None, Warmup(compressed, w), ctx.max_lr, w)
+
+
+@PROTOCOLS.register("clr")
+def clr(ctx: RetrainContext) -> RetrainPlan:
+    """Cyclic LR restarting (Le & Hua): one cycle, warm-up then cosine to 0."""
+    w = ctx.warmup_steps
+    lr = Warmup(Cosine(ctx.max_lr, _steps(ctx), w), w)
+    return RetrainPlan("clr", ctx.epochs, "final", None, lr, ctx.max_lr, w)
+
+
+def _dense_warmup(ctx: RetrainContext) -> int:
+    return round(ctx.cfg.train.warmup_epochs * ctx.steps_per_epoch)
+
+
+@PROTOCOLS.register("scratch")
+def scratch(ctx: RetrainContext) -> RetrainPlan:
+    """The pruned architecture (mask) re-initialised and trained with the dense schedule."""
+    return RetrainPlan(
+        "scratch", ctx.dense_epochs, "reinit", None, ctx.dense_lr, ctx.cfg.train.lr,
+        _dense_warmup(ctx),
+    )
+
+
+@PROTOCOLS.register("reduced")
+def reduced(ctx: RetrainContext) -> RetrainPlan:
+    """A dense net of matched parameter count (Crowley) trained from scratch, T epochs."""
+    return RetrainPlan(
+        "reduced", ctx.dense_epochs, "reduced", None, ctx.dense_lr, ctx.cfg.train.lr,
+        _dense_warmup(ctx),
+    )

@@ -1,0 +1,221 @@
+"""Sweeps: expand a grid of config values into runs, add their controls, run them.
+
+A sweep file (TOML)::
+
+    base = "mnist1d-demo"                 # preset name or config file
+    [set]                                 # overrides applied to every run
+    "retrain.epochs" = 10
+    [grid]                                # the cartesian product of these lists
+    "prune.method" = ["gmp", "random"]
+    "prune.sparsity" = [0.5, 0.9]
+    seed = [0, 1, 2]
+
+Runs sharing a dense configuration share one cached dense phase (the first run of each
+dense configuration is scheduled first). One control per distinct (retraining config,
+seed) is added automatically and shared. Re-running a sweep skips finished runs and
+resumes interrupted ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from shedding import runs
+from shedding.config import ExperimentConfig, dense_hash, dumps_toml, load_config
+from shedding.errors import ConfigError
+from shedding.paths import data_root as resolve_data_root
+
+SWEEP_KEYS = {"base", "set", "grid", "controls"}
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep and what to do with it."""
+
+    cfg: ExperimentConfig
+    action: str  # "run", "resume" or "skip"
+
+    @property
+    def run_id(self) -> str:
+        return runs.run_id(self.cfg)
+
+
+def read_sweep(path: str | Path) -> dict[str, Any]:
+    """Reads and validates a sweep file (or a built-in study by name)."""
+    p = Path(path)
+    if not p.is_file():
+        builtin = resources.files("shedding") / "studies" / f"{path}.toml"
+        if builtin.is_file():
+            return tomllib.loads(builtin.read_text())
+        raise ConfigError(f"sweep file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p} is not valid TOML: {e}") from None
+    unknown = set(data) - SWEEP_KEYS
+    if unknown:
+        raise ConfigError(f"unknown sweep keys {sorted(unknown)} in {p}; valid: {sorted(SWEEP_KEYS)}")
+    return data
+
+
+def expand(sweep: dict[str, Any], *, controls: bool = True) -> list[ExperimentConfig]:
+    """All configs of a sweep, controls included (deduplicated by run id, stable order)."""
+    grid = sweep.get("grid", {})
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"grid key {key!r} must be a non-empty list, got {values!r}")
+    base = load_config(sweep.get("base"), sweep.get("set", {}))
+    keys = list(grid)
+    out: dict[str, ExperimentConfig] = {}
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        cfg = base.replace(**dict(zip(keys, combo, strict=True)))
+        out.setdefault(runs.run_id(cfg), cfg)
+        ctrl = runs.control_config(cfg) if (controls and sweep.get("controls", True)) else None
+        if ctrl is not None:
+            out.setdefault(runs.run_id(ctrl), ctrl)
+    return list(out.values())
+
+
+def plan(configs: Sequence[ExperimentConfig], runs_dir: Path) -> list[PlannedRun]:
+    """Decides run / resume / skip per config and orders first-of-each-dense-phase first."""
+    from tracking import open_run
+
+    planned: list[PlannedRun] = []
+    for cfg in configs:
+        path = runs.run_path(runs_dir, cfg)
+        action = "run"
+        if (runs.work_dir(runs_dir, cfg) / "checkpoint.pt").exists():
+            action = "resume"
+        elif path.exists():
+            try:
+                with open_run(path) as r:
+                    action = "skip" if r.status == "complete" else "run"
+            except Exception:
+                action = "run"  # damaged leftovers are rewritten
+        planned.append(PlannedRun(cfg, action))
+    seen: set[str] = set()
+    first, rest = [], []
+    for p in planned:
+        h = dense_hash(p.cfg)
+        (rest if h in seen else first).append(p)
+        seen.add(h)
+    return first + rest
+
+
+def _run_subprocess(p: PlannedRun, *, data_root: Path, runs_dir: Path, threads: int) -> int:
+    work = runs.work_dir(runs_dir, p.cfg)
+    work.mkdir(parents=True, exist_ok=True)
+    cfg_file = work / "config.toml"
+    cfg_file.write_text(dumps_toml(p.cfg))
+    cmd = [sys.executable, "-m", "shedding", "run", str(cfg_file), "--quiet",
+           "--data-root", str(data_root), "--runs-dir", str(runs_dir)]
+    cmd.append("--resume" if p.action == "resume" else "--overwrite")
+    env = {**os.environ, "SHEDDING_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    with open(work / "log.txt", "a") as log:
+        return subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+
+
+def _submitit_job(cfg_dict: dict[str, Any], data_root: str, runs_dir: str, resume: bool) -> str:
+    from shedding.config import from_dict
+    from shedding.experiment import run_experiment
+
+    res = run_experiment(from_dict(cfg_dict), data_root=data_root, runs_dir=runs_dir,
+                         resume=resume, overwrite=not resume, progress=False)
+    return res.status
+
+
+def execute(
+    planned: Iterable[PlannedRun], *, data_root: Path, runs_dir: Path, jobs: int = 1,
+    executor: str = "local", progress: bool = True,
+) -> dict[str, str]:
+    """Runs the planned runs; returns run_id -> outcome ("complete", "skipped", "failed: ...")."""
+    from tqdm.auto import tqdm
+
+    from shedding.config import to_dict
+
+    todo = [p for p in planned if p.action != "skip"]
+    outcome = {p.run_id: "skipped" for p in planned if p.action == "skip"}
+    if jobs < 1:
+        raise ConfigError(f"--jobs {jobs} must be at least 1")
+    bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not progress, file=sys.stderr)
+    if executor == "local":
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_run_subprocess, p, data_root=data_root, runs_dir=runs_dir,
+                                   threads=threads): p for p in todo}
+            for fut, p in futures.items():
+                rc = fut.result()
+                log = runs.work_dir(runs_dir, p.cfg) / "log.txt"
+                outcome[p.run_id] = "complete" if rc == 0 else f"failed (exit {rc}; see {log})"
+                bar.update(1)
+    else:
+        try:
+            import submitit
+        except ImportError:
+            raise ConfigError("--executor slurm needs submitit: pip install submitit") from None
+        folder = runs_dir / ".submitit"
+        ex = (submitit.LocalExecutor(folder=folder) if executor == "submitit-local"
+              else submitit.AutoExecutor(folder=folder))
+        if executor == "submitit-local":
+            ex.update_parameters(timeout_min=120)
+        subs = [(p, ex.submit(_submitit_job, to_dict(p.cfg), str(data_root), str(runs_dir),
+                              p.action == "resume")) for p in todo]
+        for p, job in subs:
+            try:
+                outcome[p.run_id] = job.result()
+            except Exception as e:  # a failed job must not hide the others' results
+                outcome[p.run_id] = f"failed ({type(e).__name__}: {str(e).splitlines()[-1:]})"
+            bar.update(1)
+    bar.close()
+    return outcome
+
+
+def run_sweep(
+    grid: str | Path, *, data_root: str | Path | None = None, runs_dir: str | Path | None = None,
+    jobs: int = 1, executor: str = "local", controls: bool = True, progress: bool = True,
+) -> int:
+    """Expands, plans and executes a sweep, then prints the summary table. Returns exit code."""
+    root = resolve_data_root(data_root)
+    rdir = Path(runs_dir) if runs_dir is not None else root / "runs"
+    configs = expand(read_sweep(grid), controls=controls)
+    planned = plan(configs, rdir)
+    n_skip = sum(p.action == "skip" for p in planned)
+    print(f"sweep: {len(planned)} runs ({n_skip} already complete) -> {rdir}", file=sys.stderr)
+    outcome = execute(planned, data_root=root, runs_dir=rdir, jobs=jobs, executor=executor,
+                      progress=progress)
+    print(summary_table([runs.run_path(rdir, p.cfg) for p in planned], outcome))
+    failed = [k for k, v in outcome.items() if v.startswith("failed")]
+    for k in failed:
+        print(f"{k}: {outcome[k]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def summary_table(paths: Sequence[Path], outcome: dict[str, str] | None = None) -> str:
+    """One line per run: config keys, accuracy and shedding (through shedding.analysis)."""
+    from shedding.analysis.cli_format import summary_text
+
+    return summary_text([p for p in paths if p.exists()])
+
+
+def run_demo(*, data_root: str | Path | None = None, runs_dir: str | Path | None = None,
+             jobs: int = 1, full: bool = False) -> int:
+    """The README demo: the quick MNIST-1D study, then what to do next."""
+    name = "full" if full else "quick"
+    code = run_sweep(name, data_root=data_root, runs_dir=runs_dir, jobs=jobs)
+    rdir = Path(runs_dir) if runs_dir is not None else resolve_data_root(data_root) / "runs"
+    print("\nnext:\n"
+          f"  shedding analyze {rdir}/<run>.h5      cascade summary of one run, with its control\n"
+          f"  shedding compare {rdir} --by prune.method,retrain.protocol\n"
+          f"  shedding report {rdir} -o report.html\n"
+          f"  shedding dashboard {rdir}             then open http://127.0.0.1:8050")
+    return code

@@ -1,0 +1,1 @@
+"""Training: the loop, its callbacks, optimisers, LR schedules and checkpoints."""

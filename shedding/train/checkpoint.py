@@ -1,0 +1,71 @@
+"""Atomic checkpoints: a file is either the old complete one or the new complete one.
+
+``torch.save`` to a temporary file in the same directory, fsync, then ``os.replace``:
+a SIGKILL at any moment leaves the previous checkpoint intact, which is what lets
+``--resume`` continue from the last completed epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from shedding.errors import CheckpointError
+
+
+def save_atomic(payload: dict[str, Any], path: Path) -> None:
+    """Writes ``payload`` with torch.save atomically (tmp file + fsync + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Loads a checkpoint written by :func:`save_atomic`; raises CheckpointError if unusable."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; run without --resume to start over")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a half-written foreign file, a torch version mismatch, ...
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(e).__name__}: {e}); "
+            "delete it to restart that phase from scratch"
+        ) from None
+
+
+def rng_state() -> dict[str, Any]:
+    """Global RNG states (python, numpy, torch CPU and CUDA) for exact resumption."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restores what :func:`rng_state` captured."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds python, numpy and torch; deterministic algorithms where torch offers them."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)

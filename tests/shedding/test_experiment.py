@@ -1,0 +1,105 @@
+"""Real end-to-end experiments on tiny MNIST-1D: dense → prune → retrain → run file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from shedding.experiment import run_experiment
+from shedding.errors import CheckpointError
+from shedding.runs import control_id, run_id
+from tests.shedding.conftest import tiny_config
+from tracking import open_run
+
+
+def test_one_shot_gmp_lrr_writes_a_complete_run(data_root, tmp_path):
+    cfg = tiny_config()
+    res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    assert res.status == "complete" and res.path.exists()
+    with open_run(res.path) as run:
+        assert run.status == "complete" and run.run_id == run_id(cfg)
+        assert run.control == control_id(cfg) != ""
+        assert run.config["prune"]["method"] == "gmp"
+        idx = run.index
+        # dense epochs 0..3 replayed, then the after-prune snapshot and 2 retraining epochs
+        assert list(idx.round) == [0, 0, 0, 0, 1, 1, 1]
+        assert list(idx.epoch) == [0, 1, 2, 3, 3, 4, 5]
+        assert len(run.events) == 1 and run.events[0]["method"] == "gmp"
+        total = sum(li.n_weights for li in run.layers)
+        kept = sum(int(run.mask(li.name, len(run) - 1).sum()) for li in run.layers)
+        assert abs((total - kept) - round(0.5 * total)) <= 1
+        for li in run.layers:  # pruned weights are recorded as exactly zero, every snapshot
+            for s in range(4, len(run)):
+                m = run.mask(li.name, s)
+                assert not run.magnitudes(li.name, s)[~m].any()
+        assert len(run.metrics["test_acc"]) == 3 + 2
+    assert 0.0 <= res.test_acc <= 1.0 and res.dense_test_acc > 0.2
+
+
+def test_dense_phase_is_cached_and_shared(data_root, tmp_path):
+    a = run_experiment(tiny_config(), data_root=data_root, runs_dir=tmp_path / "a", progress=False)
+    cache = sorted((data_root / "cache" / "dense").glob("*/states.pt"))
+    stamp = {p: p.stat().st_mtime_ns for p in cache}
+    b = run_experiment(tiny_config("prune.method=random"), data_root=data_root,
+                       runs_dir=tmp_path / "b", progress=False)
+    assert {p: p.stat().st_mtime_ns for p in cache} == stamp  # reused, not retrained
+    assert a.dense_test_acc == b.dense_test_acc
+    with open_run(a.path) as ra, open_run(b.path) as rb:
+        name = ra.layers[0].name
+        np.testing.assert_array_equal(ra.magnitudes(name, 3), rb.magnitudes(name, 3))
+
+
+def test_existing_run_needs_resume_or_overwrite(data_root, tmp_path):
+    cfg = tiny_config("prune.sparsity=0.3")
+    run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="--resume"):
+        run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="already complete"):
+        run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, resume=True, progress=False)
+    res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, overwrite=True, progress=False)
+    assert res.status == "complete"
+
+
+def test_control_run_prunes_nothing_and_shares_data_order(data_root, tmp_path):
+    cfg = tiny_config("prune.sparsity=0.0")
+    res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    with open_run(res.path) as run:
+        assert run.control == ""
+        for li in run.layers:
+            assert run.mask(li.name, len(run) - 1).all()
+    assert res.sparsity == 0.0
+
+
+@pytest.mark.parametrize("protocol", ["ft", "wr", "lrr", "llr", "allr", "slr", "clr", "scratch", "reduced"])
+def test_every_protocol_runs_end_to_end(protocol, data_root, tmp_path):
+    cfg = tiny_config(f"retrain.protocol={protocol}", "prune.sparsity=0.6", "record.enabled=false")
+    res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    assert res.status == "complete"
+    final = torch.load(res.path.with_suffix(".final.pt"), weights_only=False)
+    if protocol == "reduced":
+        assert final["masks"] is None
+    else:
+        masks = final["masks"]["masks"]
+        kept = sum(int(m.sum()) for m in masks.values())
+        total = sum(m.numel() for m in masks.values())
+        assert abs((total - kept) - round(0.6 * total)) <= 1
+
+
+@pytest.mark.parametrize("method", ["gmp", "layerwise", "random", "random_layerwise",
+                                    "random_matched", "l1_filter", "nm"])
+def test_every_pruner_runs_end_to_end(method, data_root, tmp_path):
+    cfg = tiny_config(f"prune.method={method}", "record.enabled=false", "retrain.epochs=1",
+                      *(["prune.prune_first=false"] if method == "nm" else []))
+    res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    assert res.status == "complete" and res.sparsity > 0.2
+
+
+def test_iterative_rounds_reach_the_target(data_root, tmp_path):
+    cfg = tiny_config("prune.mode=iterative", "prune.sparsity=0.5", "prune.rate=0.2",
+                      "retrain.epochs=1")
+    res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    with open_run(res.path) as run:
+        assert [e["round"] for e in run.events] == [1, 2, 3, 4]
+        assert abs(run.events[-1]["sparsity"] - 0.5) < 1e-3
+        assert sorted(set(run.index.round.tolist())) == [0, 1, 2, 3, 4]

@@ -1,0 +1,133 @@
+"""Create the v1 layout of a run file and append snapshot rows to it.
+
+SWMR forbids creating objects or changing attributes once writing starts, so
+:func:`create_layout` makes every group, dataset and attribute up front; afterwards rows
+are only appended (resize + write) and the small ``status`` dataset is overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from tracking import format as fmt
+from tracking.errors import RecordError
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A recorded layer: its name, weight shape (axis 0 = output channel), BN layer after it."""
+
+    name: str
+    shape: tuple[int, ...]
+    bn: str = ""
+
+    @property
+    def n_weights(self) -> int:
+        """Number of weights."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def n_channels(self) -> int:
+        """Number of output channels (shape[0])."""
+        return int(self.shape[0]) if self.shape else 1
+
+
+def sample_indices(spec: LayerSpec, *, n_samples: int, seed: int) -> np.ndarray:
+    """Fixed random flat indices (K,) int64, sorted; seeded by (seed, crc32 of the name)."""
+    k = min(n_samples, spec.n_weights)
+    rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
+    return np.sort(rng.choice(spec.n_weights, size=k, replace=False)).astype(np.int64)
+
+
+def _resizable(group: h5py.Group, name: str, dtype: type, width: int) -> h5py.Dataset:
+    """An empty dataset (0,) or (0, width) resizable along the snapshot axis."""
+    itemsize = np.dtype(dtype).itemsize
+    shape = (0,) if width == 0 else (0, width)
+    maxshape = (None,) if width == 0 else (None, width)
+    fill = np.nan if np.dtype(dtype).kind == "f" else -1
+    if np.dtype(dtype).kind == "u":
+        fill = 0
+    return group.create_dataset(
+        name,
+        shape=shape,
+        maxshape=maxshape,
+        dtype=dtype,
+        chunks=fmt.chunk_shape(width, itemsize),
+        fillvalue=fill,
+    )
+
+
+def create_layout(
+    f: h5py.File,
+    *,
+    layers: Sequence[LayerSpec],
+    root_attrs: dict[str, str],
+    samples: dict[str, np.ndarray],
+) -> None:
+    """Create every group, dataset and attribute of an empty v1 run file.
+
+    Args:
+        f: a file opened for writing with ``libver="latest"`` (SWMR needs it).
+        layers: recorded layers, in recording order.
+        root_attrs: string attributes (toolkit_version, created, config, environment,
+            run_id, control, resumed).
+        samples: layer name -> sample indices (K,) int64.
+    """
+    f.attrs["format"] = fmt.FORMAT_NAME
+    f.attrs["format_version"] = fmt.FORMAT_VERSION
+    for key, value in root_attrs.items():
+        f.attrs[key] = value
+    for key, grid in fmt.GRIDS.items():
+        f.attrs[key] = grid
+    f.attrs["default_rule"] = "layer_relative"
+    f.attrs["default_c"] = fmt.DEFAULT_REL_C
+    f.attrs["phase_names"] = json.dumps(fmt.PHASES)
+    f.create_dataset("status", data=np.bytes_(b"running"), dtype="S16")
+
+    index = f.create_group("index")
+    for name, dtype in fmt.INDEX_COLUMNS.items():
+        _resizable(index, name, dtype, 0)
+    metrics = f.create_group("metrics")
+    for name, dtype in fmt.METRIC_COLUMNS.items():
+        _resizable(metrics, name, dtype, 0)
+    events = f.create_group("events")
+    events.create_dataset(
+        "bytes", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(16384,), fillvalue=0
+    )
+    for name, dtype in fmt.EVENT_COLUMNS.items():
+        _resizable(events, name, dtype, 0)
+
+    group = f.create_group("layers")
+    group.attrs["names"] = json.dumps([spec.name for spec in layers])
+    for spec in layers:
+        if "/" in spec.name or not spec.name:
+            raise RecordError(f"layer name {spec.name!r} is empty or contains '/'; rename it")
+        g = group.create_group(fmt.layer_group_name(spec.name))
+        g.attrs["name"] = spec.name
+        g.attrs["shape"] = np.asarray(spec.shape, dtype=np.int64)
+        g.attrs["n_weights"] = spec.n_weights
+        g.attrs["n_channels"] = spec.n_channels
+        g.attrs["bn"] = spec.bn
+        g.create_dataset("sample_idx", data=samples[spec.name].astype(np.int64))
+        width = fmt.widths(
+            n_weights=spec.n_weights,
+            n_channels=spec.n_channels,
+            n_samples=len(samples[spec.name]),
+        )
+        for name, (dtype, code) in fmt.LAYER_DATASETS.items():
+            if name == "bn_gamma" and not spec.bn:
+                continue
+            _resizable(g, name, dtype, width[code] if code else 0)
+
+
+def write_row(ds: h5py.Dataset, row: int, value: object) -> None:
+    """Grow ``ds`` to ``row + 1`` rows if needed and write ``value`` at ``row``."""
+    if ds.shape[0] <= row:
+        ds.resize(row + 1, axis=0)
+    ds[row] = value

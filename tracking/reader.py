@@ -1,0 +1,313 @@
+"""open_run: read a run file, finished or still being written (SWMR).
+
+The number of snapshots is the length of ``/index/step`` (the commit marker); rows beyond
+it in any other dataset are ignored. :meth:`Run.refresh` picks up snapshots committed since.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from tracking import format as fmt
+from tracking.errors import DamagedRunFile, UnsupportedVersion
+from tracking.opening import open_hdf5
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A recorded layer as stored in the file."""
+
+    name: str
+    shape: tuple[int, ...]
+    n_weights: int
+    n_channels: int
+    bn: str
+
+
+@dataclass(frozen=True)
+class Index:
+    """One entry per committed snapshot."""
+
+    step: np.ndarray  # (S,) int64
+    epoch: np.ndarray  # (S,) float64
+    phase: np.ndarray  # (S,) str: "dense" / "retrain"
+    round: np.ndarray  # (S,) int32: 0 = dense, k = retraining after prune round k
+    wall_time: np.ndarray  # (S,) float64 seconds since the epoch
+    lr: np.ndarray  # (S,) float64
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Per-snapshot statistics of one layer, first ``len(run)`` rows (see README, format v1)."""
+
+    n_kept: np.ndarray  # (S,)
+    rms_kept: np.ndarray  # (S,)
+    ref_rms: np.ndarray  # (S,) reference RMS in force
+    ref_source: np.ndarray  # (S,) 0 = own kept RMS, 1 = set at a prune event
+    gmp_threshold: np.ndarray  # (S,) NaN if unknown
+    percentiles: np.ndarray  # (S, P) at grids["percentile_q"]
+    below_abs: np.ndarray  # (S, A)
+    below_rel: np.ndarray  # (S, R)
+    below_gmp: np.ndarray  # (S, G), -1 without GMP threshold
+    hist: np.ndarray  # (S, B) over grids["hist_edges"]
+    channel_kept: np.ndarray  # (S, C)
+    channel_shed: np.ndarray  # (S, C)
+    newly_shed: np.ndarray  # (S,)
+    revived: np.ndarray  # (S,)
+    bn_gamma: np.ndarray | None  # (S, C) or None without BN
+
+
+def _committed(ds: h5py.Dataset, fill: float) -> int:
+    """Rows of a marker dataset whose value is written (a live reader may see the last
+    row resized but not yet written: it still holds the fill value)."""
+    n = ds.shape[0]
+    while n > 0:
+        last = ds[n - 1]
+        if not (np.isnan(last) if np.isnan(fill) else last == fill):
+            break
+        n -= 1
+    return n
+
+
+class Run:
+    """A run file opened for reading. Use :func:`open_run`."""
+
+    def __init__(self, path: Path, f: h5py.File) -> None:
+        self.path = path
+        self._f = f
+        self._swmr = bool(f.swmr_mode)
+        try:
+            attrs = f.attrs
+            self.format_version = int(attrs["format_version"])
+            self.run_id = str(attrs["run_id"])
+            self.control = str(attrs["control"])
+            self.toolkit_version = str(attrs["toolkit_version"])
+            self.created = str(attrs["created"])
+            self.config: dict[str, Any] = json.loads(attrs["config"])
+            self.environment: dict[str, Any] = json.loads(attrs["environment"])
+            self.resumed: list[dict[str, Any]] = json.loads(attrs["resumed"])
+            self.grids = {k: np.asarray(attrs[k]) for k in fmt.GRIDS}
+            self._phases = json.loads(attrs["phase_names"])
+            names = json.loads(f["layers"].attrs["names"])
+            self.layers = [self._layer_info(f["layers"][n]) for n in names]
+            self._layer_groups = {n: f["layers"][n] for n in names}
+            self._step = f["index/step"]
+        except (KeyError, OSError, ValueError) as e:
+            raise DamagedRunFile(
+                f"{path} is damaged at its root metadata or layer list ({e}); fix: it cannot "
+                "be repaired here, re-run the experiment or restore the file from a copy"
+            ) from e
+        self._n = 0
+        self.refresh()
+
+    @staticmethod
+    def _layer_info(g: h5py.Group) -> LayerInfo:
+        return LayerInfo(
+            name=str(g.attrs["name"]),
+            shape=tuple(int(s) for s in g.attrs["shape"]),
+            n_weights=int(g.attrs["n_weights"]),
+            n_channels=int(g.attrs["n_channels"]),
+            bn=str(g.attrs["bn"]),
+        )
+
+    # ------------------------------------------------------------------ live
+    def refresh(self) -> int:
+        """Pick up snapshots committed since the last call; returns ``len(self)``."""
+        if self._swmr:
+            self._step.refresh()
+        self._n = _committed(self._step, -1)
+        return self._n
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def status(self) -> str:
+        """ "running", "complete", "crashed" or "interrupted" (re-read on every access).
+
+        A writer killed by a signal cannot update it: "running" with no new snapshot
+        for a long time means the writer died.
+        """
+        ds = self._f["status"]
+        if self._swmr:
+            ds.refresh()
+        return ds[()].decode()
+
+    # ------------------------------------------------------------------ tables
+    def _read(self, ds: h5py.Dataset, stop: int | None = None) -> np.ndarray:
+        if self._swmr:
+            ds.refresh()
+        try:
+            return ds[: self._n if stop is None else stop]
+        except OSError as e:
+            raise DamagedRunFile(
+                f"{self.path} is damaged at {ds.name} ({e}); fix: re-run or restore a copy"
+            ) from e
+
+    def _decode_phase(self, codes: np.ndarray) -> np.ndarray:
+        names = np.array([*self._phases, ""], dtype=object)
+        return names[np.where(codes < 0, len(self._phases), codes)].astype(str)
+
+    @property
+    def index(self) -> Index:
+        """The snapshot index (step, epoch, phase, round, wall_time, lr)."""
+        cols = {k: self._read(self._f["index"][k]) for k in fmt.INDEX_COLUMNS}
+        cols["phase"] = self._decode_phase(cols["phase"])
+        return Index(**cols)
+
+    @property
+    def metrics(self) -> dict[str, np.ndarray]:
+        """Per-epoch metric columns (NaN where not logged); phase decoded to str."""
+        g = self._f["metrics"]
+        if self._swmr:
+            g[fmt.METRICS_MARKER].refresh()
+        n = _committed(g[fmt.METRICS_MARKER], np.nan)
+        cols = {k: self._read(g[k], n) for k in fmt.METRIC_COLUMNS}
+        cols["phase"] = self._decode_phase(cols["phase"])
+        return cols
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Prune events, in logging order; each has its ``n_snapshots`` (recorded before it)."""
+        g = self._f["events"]
+        if self._swmr:
+            g[fmt.EVENTS_MARKER].refresh()
+        n = _committed(g[fmt.EVENTS_MARKER], -1)
+        ends = self._read(g[fmt.EVENTS_MARKER], n)
+        blob = self._read(g["bytes"], int(ends[-1]) if n else 0).tobytes()
+        counts = self._read(g["n_snapshots"], n)
+        starts = np.concatenate([[0], ends[:-1]])
+        return [
+            {**json.loads(blob[s:e]), "n_snapshots": int(c)}
+            for s, e, c in zip(starts, ends, counts, strict=True)
+        ]
+
+    # ------------------------------------------------------------------ layers
+    def _group(self, layer: str) -> h5py.Group:
+        try:
+            return self._layer_groups[layer]
+        except KeyError:
+            raise KeyError(
+                f"layer {layer!r} is not in {self.path}; layers: {list(self._layer_groups)}"
+            ) from None
+
+    def _row(self, layer: str, name: str, snapshot: int) -> np.ndarray:
+        if not -self._n <= snapshot < self._n:
+            raise IndexError(
+                f"snapshot {snapshot} out of range: {self.path} has {self._n} snapshots"
+                " (call refresh() to see new ones)"
+            )
+        ds = self._group(layer)[name]
+        if self._swmr:
+            ds.refresh()
+        return ds[snapshot % self._n]
+
+    def _info(self, layer: str) -> LayerInfo:
+        self._group(layer)
+        return next(info for info in self.layers if info.name == layer)
+
+    def magnitudes(self, layer: str, snapshot: int) -> np.ndarray:
+        """|effective weights| (float16, layer shape) at one snapshot."""
+        return self._row(layer, "magnitude", snapshot).reshape(self._info(layer).shape)
+
+    def _bits(self, layer: str, name: str, snapshot: int) -> np.ndarray:
+        info = self._info(layer)
+        packed = self._row(layer, name, snapshot)
+        return np.unpackbits(packed, count=info.n_weights).astype(bool).reshape(info.shape)
+
+    def mask(self, layer: str, snapshot: int) -> np.ndarray:
+        """Pruning mask (bool, layer shape; True = kept by the pruner)."""
+        return self._bits(layer, "mask", snapshot)
+
+    def kept(self, layer: str, snapshot: int) -> np.ndarray:
+        """Effective kept set at the default rule (mask and not shed), bool, layer shape."""
+        return self._bits(layer, "kept", snapshot)
+
+    def stats(self, layer: str) -> LayerStats:
+        """All per-snapshot statistics of ``layer`` (first ``len(self)`` rows)."""
+        g = self._group(layer)
+        cols = {k: self._read(g[k]) for k in fmt.STAT_NAMES if k != "bn_gamma"}
+        gamma = self._read(g["bn_gamma"]) if "bn_gamma" in g else None
+        return LayerStats(**cols, bn_gamma=gamma)
+
+    def samples(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sampled flat weight indices (K,) and their signed values (S, K) float32."""
+        g = self._group(layer)
+        return g["sample_idx"][()], self._read(g["sample_value"])
+
+    def iter_snapshots(
+        self,
+        layers: Sequence[str] | None = None,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        field: str = "magnitude",
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Stream one snapshot at a time: yields ``(s, {layer: array of the layer shape})``.
+
+        Args:
+            layers: layer names (default: all).
+            start, stop: snapshot range (stop defaults to ``len(self)`` at the call).
+            field: "magnitude" (float16), "mask" or "kept" (bool).
+        """
+        if field not in ("magnitude", "mask", "kept"):
+            raise ValueError(f"field {field!r} must be 'magnitude', 'mask' or 'kept'")
+        names = [info.name for info in self.layers] if layers is None else list(layers)
+        stop = self._n if stop is None else min(stop, self._n)
+        read = self.magnitudes if field == "magnitude" else (lambda n, s: self._bits(n, field, s))
+        for s in range(start, stop):
+            yield s, {name: read(name, s) for name in names}
+
+    def close(self) -> None:
+        """Close the file."""
+        self._f.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, {len(self)} snapshots, status={self.status!r})"
+
+
+_READERS = {1: Run}  # format_version -> reader class
+
+
+def open_run(path: str | os.PathLike[str]) -> Run:
+    """Open a run file for reading (also while its writer is still running).
+
+    Raises:
+        MissingRunFile, NotARunFile, DamagedRunFile, UnsupportedVersion
+            (all :class:`tracking.errors.RunFileError`).
+    """
+    p = Path(path)
+    f = open_hdf5(p)
+    version = f.attrs.get("format_version")
+    reader = _READERS.get(int(version)) if version is not None else None
+    if reader is None:
+        f.close()
+        newest = max(_READERS)
+        fix = (
+            "upgrade cascade-shedding (pip install -U cascade-shedding)"
+            if version is not None and int(version) > newest
+            else "the file is not a valid run file; re-run the experiment"
+        )
+        raise UnsupportedVersion(
+            f"{p} has run format version {version!r}; this cascade-shedding reads versions "
+            f"up to {newest}; fix: {fix}"
+        )
+    try:
+        return reader(p, f)
+    except BaseException:
+        f.close()
+        raise

@@ -1,0 +1,142 @@
+"""Continue a run file from its first N committed snapshots, also after a SIGKILL.
+
+HDF5 marks a file open for SWMR writing in its superblock; after a crash the mark stays and
+HDF5 refuses to reopen the file for writing (only SWMR readers get in). So resuming always
+copies the committed prefix into a fresh file next to it and ``os.replace``s the original:
+the original stays untouched until the copy is complete, so no committed data can be lost.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from tracking import format as fmt
+from tracking.errors import RecordError
+from tracking.layout import LayerSpec, create_layout
+from tracking.reader import Run, _committed, open_run
+from tracking.session import WriterSession, root_attrs
+
+_COPY_BLOCK_BYTES = 64 << 20  # rows copied per read/write, to bound memory
+
+
+def _copy_rows(src: h5py.Dataset, dst: h5py.Dataset, n: int) -> None:
+    """Copy rows [0, n) of src into dst (resized to n), in blocks of about 64 MiB."""
+    dst.resize(n, axis=0)
+    row_bytes = max(1, int(np.prod(src.shape[1:], dtype=np.int64)) * src.dtype.itemsize)
+    block = max(1, _COPY_BLOCK_BYTES // row_bytes)
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        dst[a:b] = src[a:b]
+
+
+def _check_layers(run: Run, layers: Sequence[LayerSpec]) -> None:
+    stored = [(i.name, i.shape, i.bn) for i in run.layers]
+    wanted = [(s.name, tuple(s.shape), s.bn) for s in layers]
+    if stored != wanted:
+        raise RecordError(
+            f"cannot resume {run.path}: its layers {stored} differ from the model's {wanted}; "
+            "fix: resume with the same model and config, or start a new file"
+        )
+
+
+def _copy_prefix(run: Run, dst: h5py.File, n: int) -> None:
+    src = run._f
+    for key in fmt.INDEX_COLUMNS:
+        _copy_rows(src["index"][key], dst["index"][key], n)
+    for info in run.layers:
+        for key in src["layers"][info.name]:
+            if key != "sample_idx":
+                _copy_rows(src["layers"][info.name][key], dst["layers"][info.name][key], n)
+    # metrics and events logged after snapshot n belong to the discarded future
+    m_src = src["metrics"]
+    n_rows = _committed(m_src[fmt.METRICS_MARKER], np.nan)
+    keep = int(np.count_nonzero(m_src["n_snapshots"][:n_rows] <= n))
+    for key in fmt.METRIC_COLUMNS:
+        _copy_rows(m_src[key], dst["metrics"][key], keep)
+    e_src = src["events"]
+    n_events = _committed(e_src[fmt.EVENTS_MARKER], -1)
+    keep = int(np.count_nonzero(e_src["n_snapshots"][:n_events] <= n))
+    for key in fmt.EVENT_COLUMNS:
+        _copy_rows(e_src[key], dst["events"][key], keep)
+    n_bytes = int(e_src[fmt.EVENTS_MARKER][keep - 1]) if keep else 0
+    _copy_rows(e_src["bytes"], dst["events"]["bytes"], n_bytes)
+
+
+def _restore_state(session: WriterSession) -> None:
+    """Reference and previous bitsets as they were after the last kept snapshot."""
+    n = session.n
+    if n == 0:
+        return
+    for spec in session.layers:
+        ds = session.ds[spec.name]
+        session.prev_mask[spec.name] = ds["mask"][n - 1]
+        session.prev_kept[spec.name] = ds["kept"][n - 1]
+        if ds["ref_source"][n - 1] == 1:
+            session.refs[spec.name] = float(ds["ref_rms"][n - 1])
+        gmp = float(ds["gmp_threshold"][n - 1])
+        session.gmp = None if np.isnan(gmp) else gmp
+
+
+def resume_session(
+    path: Path,
+    *,
+    resume_from: int,
+    layers: Sequence[LayerSpec],
+    config: Mapping[str, Any],
+    environment: Mapping[str, Any] | None,
+    run_id: str,
+    control: str,
+) -> WriterSession:
+    """Replace ``path`` by a copy of its first ``resume_from`` snapshots, open for writing."""
+    tmp = path.with_name(path.name + ".resume-tmp")
+    with open_run(path) as run:
+        n_committed = len(run)
+        if not 0 <= resume_from <= n_committed:
+            raise RecordError(
+                f"cannot resume {path} from snapshot {resume_from}: it has {n_committed} "
+                f"committed snapshots; fix: pass resume_from between 0 and {n_committed}"
+            )
+        _check_layers(run, layers)
+        history = [
+            *run.resumed,
+            {
+                "resume_from": resume_from,
+                "committed": n_committed,
+                "status": run.status,
+                "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            },
+        ]
+        attrs = root_attrs(
+            config=config,
+            environment=environment,
+            run_id=run_id or run.run_id,
+            control=control or run.control,
+            resumed=history,
+        )
+        attrs["created"] = run.created  # the run's identity does not change on resume
+        samples = {info.name: run.samples(info.name)[0] for info in run.layers}
+        try:
+            with h5py.File(tmp, "w", libver="latest") as dst:
+                create_layout(dst, layers=layers, root_attrs=attrs, samples=samples)
+                _copy_prefix(run, dst, resume_from)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    os.replace(tmp, path)
+    f = h5py.File(path, "r+", libver="latest")
+    try:
+        session = WriterSession(f, layers=layers)
+        _restore_state(session)
+        return session
+    except BaseException:
+        f.close()
+        raise

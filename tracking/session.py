@@ -1,0 +1,177 @@
+"""WriterSession: the open file and the state the background thread writes with.
+
+Only the writer's background thread (or ``record`` itself with ``background=False``)
+touches a session. The commit protocol of a snapshot: append a row to every per-layer
+dataset and every /index column except ``step``, flush, then append ``step``, flush.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from tracking import format as fmt
+from tracking.errors import RecordError
+from tracking.layout import LayerSpec, create_layout, sample_indices, write_row
+from tracking.stats import compute_layer_snapshot
+
+
+def toolkit_version() -> str:
+    """Installed cascade-shedding version, or "unknown" when running from a source tree."""
+    try:
+        return metadata.version("cascade-shedding")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def root_attrs(
+    *,
+    config: Mapping[str, Any],
+    environment: Mapping[str, Any] | None,
+    run_id: str,
+    control: str,
+    resumed: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, str]:
+    """The string attributes of the file root."""
+    env = {"python": sys.version.split()[0], "host": socket.gethostname(), "os": platform.system()}
+    env.update(environment or {})
+    try:
+        config_json = json.dumps(dict(config), sort_keys=True)
+        env_json = json.dumps(env, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise RecordError(f"config and environment must be JSON-serialisable: {e}") from e
+    return {
+        "toolkit_version": toolkit_version(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "config": config_json,
+        "environment": env_json,
+        "run_id": run_id,
+        "control": control,
+        "resumed": json.dumps(list(resumed)),
+    }
+
+
+class WriterSession:
+    """An open run file in SWMR write mode, plus the running state of the statistics."""
+
+    def __init__(self, f: h5py.File, *, layers: Sequence[LayerSpec]) -> None:
+        self.f = f
+        self.layers = list(layers)
+        self.n = int(f["index/step"].shape[0])
+        self.n_metrics = int(f["metrics/wall_time"].shape[0])
+        self.n_events = int(f["events/end"].shape[0])
+        self.n_bytes = int(f["events/end"][-1]) if self.n_events else 0
+        self.refs: dict[str, float] = {}
+        self.gmp: float | None = None
+        self.prev_mask: dict[str, np.ndarray] = {}
+        self.prev_kept: dict[str, np.ndarray] = {}
+        # dataset handles, looked up once (h5py lookups cost ~10 us each)
+        self.ds = {
+            spec.name: {k: v for k, v in f["layers"][spec.name].items() if k != "sample_idx"}
+            for spec in self.layers
+        }
+        self.samples = {s.name: f["layers"][s.name]["sample_idx"][()] for s in self.layers}
+        self.index = {k: f["index"][k] for k in fmt.INDEX_COLUMNS}
+        self.metrics = {k: f["metrics"][k] for k in fmt.METRIC_COLUMNS}
+        self.events = {k: f["events"][k] for k in ("bytes", *fmt.EVENT_COLUMNS)}
+        self.status = f["status"]
+        f.swmr_mode = True  # no new objects or attributes from here on
+
+    def write_snapshot(
+        self,
+        row: Mapping[str, Any],
+        weights: Mapping[str, np.ndarray],
+        masks: Mapping[str, np.ndarray],
+        bn_gamma: Mapping[str, np.ndarray],
+    ) -> None:
+        """Compute and commit one snapshot (index ``self.n``)."""
+        n = self.n
+        for spec in self.layers:
+            name = spec.name
+            snap = compute_layer_snapshot(
+                weights[name],
+                masks[name],
+                ref_rms=self.refs.get(name),
+                gmp_threshold=self.gmp,
+                prev_mask=self.prev_mask.get(name),
+                prev_kept=self.prev_kept.get(name),
+            )
+            ds = self.ds[name]
+            write_row(ds["magnitude"], n, snap.magnitude)
+            write_row(ds["mask"], n, snap.mask)
+            write_row(ds["kept"], n, snap.kept)
+            for key, value in vars(snap.stats).items():
+                write_row(ds[key], n, value)
+            write_row(ds["sample_value"], n, weights[name].reshape(-1)[self.samples[name]])
+            if spec.bn:
+                gamma = bn_gamma.get(name, np.full(spec.n_channels, np.nan, np.float32))
+                write_row(ds["bn_gamma"], n, gamma)
+            self.prev_mask[name], self.prev_kept[name] = snap.mask, snap.kept
+        for key, ds_index in self.index.items():
+            if key != fmt.INDEX_MARKER:
+                write_row(ds_index, n, row[key])
+        self.f.flush()
+        write_row(self.index[fmt.INDEX_MARKER], n, row[fmt.INDEX_MARKER])
+        self.f.flush()
+        self.n = n + 1
+
+    def write_metrics(self, values: Mapping[str, Any]) -> None:
+        """Commit one /metrics row (``wall_time`` last)."""
+        for key, ds in self.metrics.items():
+            if key != fmt.METRICS_MARKER:
+                write_row(ds, self.n_metrics, values[key])
+        self.f.flush()
+        write_row(self.metrics[fmt.METRICS_MARKER], self.n_metrics, values[fmt.METRICS_MARKER])
+        self.f.flush()
+        self.n_metrics += 1
+
+    def write_event(self, data: bytes, n_snapshots: int) -> None:
+        """Commit one event: its JSON bytes, then its end offset (the marker)."""
+        end = self.n_bytes + len(data)
+        self.events["bytes"].resize(end, axis=0)
+        self.events["bytes"][self.n_bytes : end] = np.frombuffer(data, dtype=np.uint8)
+        write_row(self.events["n_snapshots"], self.n_events, n_snapshots)
+        self.f.flush()
+        write_row(self.events[fmt.EVENTS_MARKER], self.n_events, end)
+        self.f.flush()
+        self.n_bytes, self.n_events = end, self.n_events + 1
+
+    def close(self, status: str) -> None:
+        """Write the final status and close the file."""
+        try:
+            self.status[()] = np.bytes_(status.encode())
+            self.f.flush()
+        finally:
+            self.f.close()
+
+
+def new_session(
+    path: Path,
+    *,
+    layers: Sequence[LayerSpec],
+    sample_per_layer: int,
+    seed: int,
+    **attrs: Any,
+) -> WriterSession:
+    """Create a fresh run file at ``path`` and open it for SWMR writing."""
+    samples = {s.name: sample_indices(s, n_samples=sample_per_layer, seed=seed) for s in layers}
+    root = root_attrs(**attrs)
+    f = h5py.File(path, "w", libver="latest")
+    try:
+        create_layout(f, layers=layers, root_attrs=root, samples=samples)
+        return WriterSession(f, layers=layers)
+    except BaseException:
+        f.close()
+        os.unlink(path)
+        raise

@@ -1,0 +1,180 @@
+"""Per-snapshot statistics of one layer, pure numpy.
+
+Everything is computed from the float16-rounded magnitudes that the file stores, so a
+reader streaming ``magnitude`` and comparing ``m.astype(float32) < threshold_f32(...)``
+gets exactly the stored counts. Comparisons are strict ``<``.
+
+Speed: a float16 magnitude has 2**15 non-negative bit patterns, ordered like their values,
+so one ``bincount`` over the kept codes (N,) gives a 32769-bin exact histogram from which
+every count, percentile and RMS follows in O(2**15) instead of sorting N values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tracking import format as fmt
+
+_INF_CODE = 0x7C00  # float16 +inf; codes above it are NaN
+# (32769,) float64 value of every non-negative non-NaN float16 code, increasing
+CODE_VALUES = np.arange(_INF_CODE + 1, dtype=np.uint16).view(np.float16).astype(np.float64)
+_CODE_VALUES_F32 = CODE_VALUES.astype(np.float32)
+_CODE_SQUARES = CODE_VALUES[:-1] ** 2  # finite codes only (inf * 0 would give NaN)
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def threshold_f32(grid: np.ndarray | float, reference: float | None = None) -> np.ndarray:
+    """Thresholds as stored counts use them: float32(grid * reference), product in float64.
+
+    Args:
+        grid: grid value(s).
+        reference: multiplier (a float32 reference RMS or GMP threshold); None means 1.
+    """
+    g = np.asarray(grid, dtype=np.float64)
+    ref = 1.0 if reference is None else float(np.float32(reference))
+    return (g * ref).astype(np.float32)
+
+
+def fp16_magnitude(weights: np.ndarray) -> np.ndarray:
+    """|weights| rounded to float16 (round to nearest even), same shape."""
+    return np.abs(weights).astype(np.float16)
+
+
+def popcount(packed: np.ndarray) -> int:
+    """Number of set bits in a uint8 array."""
+    return int(_POPCOUNT[packed].sum(dtype=np.int64))
+
+
+@dataclass
+class SnapshotStats:
+    """Statistics of one layer at one snapshot; field names are the dataset names."""
+
+    n_kept: int
+    rms_kept: float
+    ref_rms: float
+    ref_source: int
+    gmp_threshold: float
+    percentiles: np.ndarray  # (P,) float32
+    below_abs: np.ndarray  # (A,) int64
+    below_rel: np.ndarray  # (R,) int64
+    below_gmp: np.ndarray  # (G,) int64, -1 without a GMP threshold
+    hist: np.ndarray  # (B,) int64
+    channel_kept: np.ndarray  # (C,) int32
+    channel_shed: np.ndarray  # (C,) int32
+    newly_shed: int
+    revived: int
+
+
+@dataclass
+class LayerSnapshot:
+    """What the writer stores for one layer at one snapshot."""
+
+    magnitude: np.ndarray  # (N,) float16
+    mask: np.ndarray  # (ceil(N/8),) uint8 packbits of the pruning mask
+    kept: np.ndarray  # (ceil(N/8),) uint8 packbits of mask & not shed (default rule)
+    stats: SnapshotStats
+
+
+def _count_below(cum: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """#values < t for each float32 t, from cum[j] = #values with code < j; NaN t -> 0."""
+    j = np.searchsorted(_CODE_VALUES_F32, thresholds, side="left")
+    out = cum[j].astype(np.int64)
+    out[np.isnan(thresholds)] = 0
+    return out
+
+
+def _percentiles(cum: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Linear-interpolated percentiles (numpy's default method) from the code histogram."""
+    n = int(cum[-1])
+    if n == 0:
+        return np.full(len(q), np.nan, dtype=np.float32)
+    pos = q / 100.0 * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    # k-th smallest (0-based) has the code c with cum[c] <= k < cum[c + 1]
+    v_lo = CODE_VALUES[np.searchsorted(cum[1:], lo, side="right")]
+    v_hi = CODE_VALUES[np.searchsorted(cum[1:], hi, side="right")]
+    t = pos - lo
+    return (v_lo + (v_hi - v_lo) * t).astype(np.float32)
+
+
+def compute_layer_snapshot(
+    weights: np.ndarray,
+    mask: np.ndarray,
+    *,
+    ref_rms: float | None,
+    gmp_threshold: float | None,
+    prev_mask: np.ndarray | None = None,
+    prev_kept: np.ndarray | None = None,
+) -> LayerSnapshot:
+    """Compute the stored rows of one layer at one snapshot.
+
+    Args:
+        weights: float32 signed effective weights, shape (C, ...); axis 0 = output channel.
+        mask: bool pruning mask, same shape (True = kept by the pruner).
+        ref_rms: reference kept RMS set at the last prune event; None = use this
+            snapshot's own kept RMS (dense phase).
+        gmp_threshold: global magnitude threshold of the last prune event, or None.
+        prev_mask, prev_kept: packed bitsets of the previous snapshot (None for the first).
+
+    Returns:
+        The float16 magnitudes, packed bitsets and statistics.
+    """
+    n_channels = weights.shape[0] if weights.ndim else 1
+    mag = fp16_magnitude(weights).reshape(-1)  # (N,) float16
+    codes = mag.view(np.uint16)
+    flat_mask = np.asarray(mask, dtype=bool).reshape(-1)
+    counts = np.bincount(codes[flat_mask], minlength=_INF_CODE + 1)[: _INF_CODE + 1]
+    cum = np.concatenate([[0], np.cumsum(counts)])  # (32770,) #kept with code < j
+    n_kept = int(flat_mask.sum())
+    n_finite = int(cum[-1])
+    if n_finite == 0:
+        rms = np.nan
+    elif counts[-1]:  # a kept +inf magnitude (fp16 overflow above 65504)
+        rms = np.inf
+    else:
+        rms = float(np.sqrt(counts[:-1] @ _CODE_SQUARES / n_finite))
+    ref_source = 0 if ref_rms is None else 1
+    ref = np.float32(rms if ref_rms is None else ref_rms)
+    gmp = np.float32(np.nan if gmp_threshold is None else gmp_threshold)
+
+    tau = threshold_f32(fmt.DEFAULT_REL_C, ref)
+    tau_code = np.searchsorted(_CODE_VALUES_F32, tau, side="left") if np.isfinite(tau) else 0
+    shed = flat_mask & (codes < tau_code)  # (N,) kept by the pruner but below tau
+    kept_bits = flat_mask & ~shed
+    packed_mask = np.packbits(flat_mask)
+    packed_kept = np.packbits(kept_bits)
+
+    newly = revived = 0
+    if prev_mask is not None and prev_kept is not None:
+        both = prev_mask & packed_mask
+        newly = popcount(both & prev_kept & ~packed_kept)
+        revived = popcount(both & ~prev_kept & packed_kept)
+
+    if np.isfinite(gmp):
+        below_gmp = _count_below(cum, threshold_f32(fmt.GMP_GRID, gmp))
+    else:
+        below_gmp = np.full(len(fmt.GMP_GRID), -1, dtype=np.int64)
+    edge_counts = _count_below(cum, fmt.HIST_EDGES.astype(np.float32))
+    hist = np.diff(edge_counts)
+    hist[-1] += n_finite - edge_counts[-1]  # last bin also takes values >= its right edge
+
+    stats = SnapshotStats(
+        n_kept=n_kept,
+        rms_kept=float(np.float32(rms)),
+        ref_rms=float(ref),
+        ref_source=ref_source,
+        gmp_threshold=float(gmp),
+        percentiles=_percentiles(cum, fmt.PERCENTILE_Q),
+        below_abs=_count_below(cum, threshold_f32(fmt.ABS_GRID)),
+        below_rel=_count_below(cum, threshold_f32(fmt.REL_GRID, ref)),
+        below_gmp=below_gmp,
+        hist=hist.astype(np.int64),
+        channel_kept=np.count_nonzero(flat_mask.reshape(n_channels, -1), axis=1).astype(np.int32),
+        channel_shed=np.count_nonzero(shed.reshape(n_channels, -1), axis=1).astype(np.int32),
+        newly_shed=newly,
+        revived=revived,
+    )
+    return LayerSnapshot(magnitude=mag, mask=packed_mask, kept=packed_kept, stats=stats)

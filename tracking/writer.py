@@ -1,0 +1,302 @@
+"""RunWriter: records snapshots into a run file from a single background thread.
+
+The training thread only validates and copies the arrays it hands over (``record``);
+a bounded queue gives backpressure. The background thread computes the statistics,
+writes every dataset, flushes, and only then extends ``/index/step`` (the commit marker)
+and flushes again, so a live reader or a crash never exposes a half-written snapshot.
+The file is in SWMR mode while open, so readers (``open_run``) can watch it live.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tracking import format as fmt
+from tracking.errors import RecordError, WriterFailed
+from tracking.layout import LayerSpec
+from tracking.resume import resume_session
+from tracking.session import WriterSession, new_session
+
+_POLL_S = 0.2
+
+
+class RunWriter:
+    """Writes one run file (format v1). Use as a context manager or call :meth:`close`.
+
+    Args:
+        path: the ``.h5`` file to create (or to continue with ``resume_from``).
+        layers: recorded layers, in order.
+        config: fully resolved experiment config (JSON-serialisable).
+        environment: torch/CUDA/device/host/git info (JSON-serialisable); python and host
+            are filled in when absent.
+        run_id: identity of the run.
+        control: run_id of its control run, or "".
+        sample_per_layer: number of weights per layer whose signed values are stored.
+        seed: seed of the sampled weight indices.
+        background: compute and write on a background thread (False: inside ``record``).
+        resume_from: continue an existing file keeping its first ``resume_from`` committed
+            snapshots (works on a file whose writer was killed).
+        overwrite: replace an existing file at ``path`` (otherwise refuse).
+        max_queue: queued snapshots before ``record`` blocks (each holds a weight copy).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        layers: Sequence[LayerSpec],
+        config: Mapping[str, Any],
+        environment: Mapping[str, Any] | None = None,
+        run_id: str = "",
+        control: str = "",
+        sample_per_layer: int = 256,
+        seed: int = 0,
+        background: bool = True,
+        resume_from: int | None = None,
+        overwrite: bool = False,
+        max_queue: int = 2,
+    ) -> None:
+        self.path = Path(path)
+        self._specs = {spec.name: spec for spec in layers}
+        if len(self._specs) != len(layers):
+            raise RecordError("duplicate layer names in `layers`; every LayerSpec needs its own")
+        if max_queue < 1:
+            raise RecordError(f"max_queue={max_queue} must be >= 1")
+        args = dict(
+            layers=list(layers),
+            config=config,
+            environment=environment,
+            run_id=run_id,
+            control=control,
+        )
+        if resume_from is None:
+            if self.path.exists() and not overwrite:
+                raise RecordError(
+                    f"{self.path} already exists; pass resume_from=N to continue it, "
+                    "overwrite=True to replace it, or choose another path"
+                )
+            self._session: WriterSession = new_session(
+                self.path, sample_per_layer=sample_per_layer, seed=seed, **args
+            )
+        else:
+            self._session = resume_session(self.path, resume_from=resume_from, **args)
+        self._n_recorded = self._session.n
+        self._error: BaseException | None = None
+        self._closed = False
+        self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=max_queue)
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="RunWriter", daemon=True)
+            self._thread.start()
+
+    # ---------------------------------------------------------------- training thread
+    @property
+    def n_committed(self) -> int:
+        """Snapshots committed to disk so far."""
+        return self._session.n
+
+    @property
+    def n_recorded(self) -> int:
+        """Snapshots handed to :meth:`record` so far (committed or queued)."""
+        return self._n_recorded
+
+    def set_reference(self, *, layer_rms: Mapping[str, float], gmp_threshold: float | None) -> None:
+        """Set the shedding reference for the following snapshots (call at a prune event).
+
+        Args:
+            layer_rms: layer -> RMS of its kept weights at the prune event. Layers left
+                out keep using their own kept RMS per snapshot.
+            gmp_threshold: global magnitude threshold GMP used / would use, or None.
+        """
+        unknown = sorted(set(layer_rms) - set(self._specs))
+        if unknown:
+            raise RecordError(f"set_reference: unknown layers {unknown}; valid: {self._names()}")
+        refs = {name: float(v) for name, v in layer_rms.items()}
+        gmp = None if gmp_threshold is None else float(gmp_threshold)
+        self._put(("reference", refs, gmp))
+
+    def record(
+        self,
+        *,
+        step: int,
+        epoch: float,
+        phase: str,
+        round: int,
+        lr: float,
+        weights: Mapping[str, np.ndarray],
+        masks: Mapping[str, np.ndarray],
+        bn_gamma: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Copy one snapshot and queue it; returns once queued (blocks if the queue is full).
+
+        Args:
+            step, epoch, phase, round, lr: index row ("dense" or "retrain"; round 0 = dense).
+            weights: layer -> float32 signed effective weights of the layer's shape.
+            masks: layer -> bool pruning mask of the layer's shape (True = kept).
+            bn_gamma: layer -> BN gamma (C,) for layers with a BN layer; missing -> NaN.
+        """
+        self._check_keys("weights", weights)
+        self._check_keys("masks", masks)
+        phase_code = self._phase_code(phase)
+        w_copy, m_copy, g_copy = {}, {}, {}
+        for name, spec in self._specs.items():
+            w_copy[name] = _copy(weights[name], np.float32, spec.shape, f"weights[{name!r}]")
+            m_copy[name] = _copy(masks[name], np.bool_, spec.shape, f"masks[{name!r}]")
+            if spec.bn and bn_gamma is not None and name in bn_gamma:
+                g_copy[name] = _copy(bn_gamma[name], np.float32, (spec.n_channels,), "bn_gamma")
+        row = {
+            "epoch": float(epoch),
+            "phase": phase_code,
+            "round": int(round),
+            "wall_time": time.time(),
+            "lr": float(lr),
+            "step": int(step),
+        }
+        self._put(("snapshot", row, w_copy, m_copy, g_copy))
+        self._n_recorded += 1
+
+    def log_metrics(self, **row: Any) -> None:
+        """Append one /metrics row (epoch, phase, round, losses, accuracies, lr, wall_time)."""
+        allowed = set(fmt.METRIC_COLUMNS) - {"n_snapshots"}
+        unknown = sorted(set(row) - allowed)
+        if unknown:
+            raise RecordError(f"log_metrics: unknown keys {unknown}; valid: {sorted(allowed)}")
+        values: dict[str, Any] = {k: np.nan for k in fmt.METRIC_COLUMNS}
+        values.update(row)
+        values["phase"] = self._phase_code(row["phase"]) if "phase" in row else -1
+        values["round"] = int(row.get("round", -1))
+        values["n_snapshots"] = self._n_recorded
+        if "wall_time" not in row:
+            values["wall_time"] = time.time()
+        self._put(("metrics", values))
+
+    def log_event(self, event: Mapping[str, Any]) -> None:
+        """Append one prune event (a JSON-serialisable dict) to /events."""
+        try:
+            data = json.dumps(dict(event), sort_keys=True).encode()
+        except (TypeError, ValueError) as e:
+            raise RecordError(f"log_event: event is not JSON-serialisable ({e})") from e
+        self._put(("event", data, self._n_recorded))
+
+    def flush(self) -> None:
+        """Block until everything queued so far is committed to disk."""
+        if self._thread is None:
+            self._raise_if_failed()
+            return
+        done = threading.Event()
+        self._put(("flush", done))
+        while not done.wait(_POLL_S):
+            self._raise_if_failed()
+        self._raise_if_failed()
+
+    def close(self, status: str = "complete") -> None:
+        """Commit everything queued, write ``status`` and close the file (idempotent)."""
+        if status not in fmt.STATUSES:
+            raise RecordError(f"status {status!r} is not one of {fmt.STATUSES}")
+        if self._closed:
+            return
+        try:
+            if self._thread is not None and self._thread.is_alive() and self._error is None:
+                self._queue.put(("stop",))
+                self._thread.join()
+        finally:
+            self._closed = True
+            self._session.close("crashed" if self._error is not None else status)
+        self._raise_if_failed()
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self.close("complete")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("interrupted")
+        else:
+            try:
+                self.close("crashed")
+            except WriterFailed:
+                pass  # the exception already propagating is the one to report
+
+    # ---------------------------------------------------------------- helpers
+    def _names(self) -> list[str]:
+        return list(self._specs)
+
+    def _check_keys(self, what: str, arrays: Mapping[str, Any]) -> None:
+        missing = [n for n in self._specs if n not in arrays]
+        extra = sorted(set(arrays) - set(self._specs))
+        if missing or extra:
+            raise RecordError(
+                f"record: {what} must have exactly the recorded layers; missing {missing}, "
+                f"unknown {extra}"
+            )
+
+    @staticmethod
+    def _phase_code(phase: str) -> int:
+        if phase not in fmt.PHASES:
+            raise RecordError(f"phase {phase!r} is not one of {fmt.PHASES}")
+        return fmt.PHASES.index(phase)
+
+    def _put(self, item: tuple[Any, ...]) -> None:
+        if self._closed:
+            raise RecordError(f"{self.path}: the writer is closed; open a new RunWriter")
+        self._raise_if_failed()
+        if self._thread is None:
+            self._handle(item)
+            return
+        while True:  # bounded queue: wait for room, but notice a dead worker
+            try:
+                self._queue.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise WriterFailed(
+                f"background writer of {self.path} failed: {self._error!r}; snapshots "
+                f"0..{self._session.n - 1} are committed, resume with resume_from="
+                f"{self._session.n}"
+            ) from self._error
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item[0] == "stop":
+                return
+            try:
+                if self._error is None:
+                    self._handle(item)
+            except BaseException as e:  # reported on the training thread
+                self._error = e
+            finally:
+                if item[0] == "flush":
+                    item[1].set()
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == "snapshot":
+            self._session.write_snapshot(*item[1:])
+        elif kind == "metrics":
+            self._session.write_metrics(item[1])
+        elif kind == "event":
+            self._session.write_event(item[1], item[2])
+        elif kind == "reference":
+            self._session.refs, self._session.gmp = item[1], item[2]
+
+
+def _copy(array: Any, dtype: type, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """A C-contiguous copy with the given dtype; checks the shape."""
+    out = np.array(array, dtype=dtype, copy=True, order="C")
+    if out.shape != tuple(shape):
+        raise RecordError(f"record: {what} has shape {out.shape}, expected {tuple(shape)}")
+    return out
