@@ -52,10 +52,16 @@ def hand_written(model, x, y, xt, yt, *, epochs: int, batch: int, lr: float, see
 def engine(model, cfg, batches, test, *, epochs: int) -> int:
     opt = build_optimizer(model, cfg.train)
     ctx = TrainContext(model, opt, "dense", 0, epochs, len(batches))
-    train_phase(ctx, forward_model=model, train_batches=batches, test_batches=test,
-                lr_fn=build_schedule(cfg.train, len(batches)),
-                callback=CallbackList([ProgressBar(enabled=False)]), device=torch.device("cpu"),
-                data_key=0)
+    train_phase(
+        ctx,
+        forward_model=model,
+        train_batches=batches,
+        test_batches=test,
+        lr_fn=build_schedule(cfg.train, len(batches)),
+        callback=CallbackList([ProgressBar(enabled=False)]),
+        device=torch.device("cpu"),
+        data_key=0,
+    )
     return epochs * len(batches.y)
 
 
@@ -75,7 +81,9 @@ def main() -> None:
 
     def fresh():
         torch.manual_seed(0)
-        return build_model(cfg.model, num_classes=bundle.num_classes, input_shape=bundle.input_shape)
+        return build_model(
+            cfg.model, num_classes=bundle.num_classes, input_shape=bundle.input_shape
+        )
 
     for _ in range(args.repeats):
         for name in rates:
@@ -84,17 +92,30 @@ def main() -> None:
             if name == "engine":
                 n = engine(model, cfg, batches, test, epochs=args.epochs)
             else:
-                n = hand_written(model, x, y, xt, yt, epochs=args.epochs, batch=cfg.data.batch_size,
-                                 lr=cfg.train.lr, seed=0)
+                n = hand_written(
+                    model,
+                    x,
+                    y,
+                    xt,
+                    yt,
+                    epochs=args.epochs,
+                    batch=cfg.data.batch_size,
+                    lr=cfg.train.lr,
+                    seed=0,
+                )
             rates[name].append(n / (time.perf_counter() - t0))
     hw, en = statistics.median(rates["hand-written"]), statistics.median(rates["engine"])
-    print(f"threads={torch.get_num_threads()}  model={cfg.model.name}  epochs={args.epochs}  "
-          f"repeats={args.repeats}")
+    print(
+        f"threads={torch.get_num_threads()}  model={cfg.model.name}  epochs={args.epochs}  "
+        f"repeats={args.repeats}"
+    )
     print(f"{'loop':<14}{'median samples/s':>18}")
     print(f"{'hand-written':<14}{hw:>18.0f}")
     print(f"{'engine':<14}{en:>18.0f}")
-    print(f"ratio engine/hand-written = {en / hw:.3f}  (target >= 0.95; both evaluate "
-          "the test split every epoch)")
+    print(
+        f"ratio engine/hand-written = {en / hw:.3f}  (target >= 0.95; both evaluate "
+        "the test split every epoch)"
+    )
 
 
 if __name__ == "__main__":

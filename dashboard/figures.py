@@ -86,7 +86,7 @@ def metrics_figure(
                 fig.add_trace(go.Scatter(x=epoch, y=y, name=key, line_dash=dash), row=row, col=1)
     fig.update_yaxes(title_text="accuracy", row=1, col=1)
     fig.update_yaxes(title_text="loss", row=2, col=1)
-    fig.update_yaxes(title_text="LR", type="log", row=3, col=1)
+    fig.update_yaxes(title_text="LR", type="log", dtick=1, row=3, col=1)
     fig.update_xaxes(title_text="epoch", row=3, col=1)
     _prune_lines(fig, prune_epochs, rows=3)
     fig.update_layout(**_BASE, height=520, legend={"orientation": "h", "y": -0.12})
@@ -209,7 +209,7 @@ def hist_heatmap(
                 y=ty,
                 name="shed threshold",
                 mode="lines",
-                line={"color": "white", "dash": "dash", "width": 2},
+                line={"color": "#e11d48", "dash": "dash", "width": 2},
             )
         )
     _prune_lines(fig, [s - 0.5 for s in prune_snapshots])

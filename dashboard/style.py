@@ -27,8 +27,11 @@ h3 { margin: 22px 0 6px; font-size: 16px; border-bottom: 1px solid #e4e7eb; padd
             align-items: center; }
 .controls .ctl-label { grid-row: 1; }
 .ctl-label { font-size: 12px; color: #52606d; display: block; margin-bottom: 2px; }
-.ctl-layer { min-width: 260px; }
+.ctl-layer { min-width: 260px; max-width: 440px; }
+.dash-table-container .cell-markdown p { margin: 0; }
+.dash-table-container .dash-filter input { text-align: left; }
 .ctl-slider { min-width: 380px; padding-top: 6px; }
+.ctl-slider.narrow { max-width: 640px; }
 table.summary { border-collapse: collapse; background: #fff; font-size: 13px; margin-top: 6px; }
 table.summary th, table.summary td { border: 1px solid #e4e7eb; padding: 4px 8px; text-align: right; }
 table.summary th { background: #f3f4f6; font-weight: 600; }

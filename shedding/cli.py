@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
 
 from shedding.errors import SheddingError
 
@@ -29,16 +27,51 @@ EXAMPLES: dict[str, str] = {
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", default="mnist1d-demo",
-                   help="preset name or .toml/.yaml file (default: mnist1d-demo)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set train.lr=0.05 (repeatable)")
+    p.add_argument(
+        "config",
+        nargs="?",
+        default="mnist1d-demo",
+        help="preset name or .toml/.yaml file (default: mnist1d-demo)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.lr=0.05 (repeatable)",
+    )
 
 
 def _add_roots(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-root", default=None,
-                   help="data root (default: $SHEDDING_DATA_ROOT or ./data)")
+    p.add_argument(
+        "--data-root", default=None, help="data root (default: $SHEDDING_DATA_ROOT or ./data)"
+    )
     p.add_argument("--runs-dir", default=None, help="where run files go (default: DATA_ROOT/runs)")
+
+
+def _add_threshold(p: argparse.ArgumentParser) -> None:
+    from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
+
+    p.add_argument(
+        "--threshold-rule",
+        default=DEFAULT_RULE,
+        help=f"absolute, layer_relative or gmp_relative (default {DEFAULT_RULE})",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_C,
+        help=f"the constant c of the rule (default {DEFAULT_C})",
+    )
+
+
+def _add_by(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--by",
+        default="prune.method,retrain.protocol",
+        help="comma-separated config keys to group by",
+    )
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
@@ -51,14 +84,24 @@ def _cmd_run(a: argparse.Namespace) -> int:
     if a.control:
         ctrl = control_config(cfg)
         if ctrl is None:
-            raise SheddingError(f"retrain.protocol={cfg.retrain.protocol!r} has no unpruned control")
+            raise SheddingError(
+                f"retrain.protocol={cfg.retrain.protocol!r} has no unpruned control"
+            )
         cfg = ctrl
     if not a.quiet:
         print(f"# resolved config\n{dumps_toml(cfg)}", file=sys.stderr)
-    res = run_experiment(cfg, data_root=a.data_root, runs_dir=a.runs_dir, resume=a.resume,
-                         overwrite=a.overwrite, progress=not a.quiet)
-    print(f"{res.status}: {res.path}  dense acc {res.dense_test_acc:.4f}  final acc "
-          f"{res.test_acc:.4f}  sparsity {res.sparsity:.4f}  ({res.seconds:.0f} s)")
+    res = run_experiment(
+        cfg,
+        data_root=a.data_root,
+        runs_dir=a.runs_dir,
+        resume=a.resume,
+        overwrite=a.overwrite,
+        progress=not a.quiet,
+    )
+    print(
+        f"{res.status}: {res.path}  dense acc {res.dense_test_acc:.4f}  final acc "
+        f"{res.test_acc:.4f}  sparsity {res.sparsity:.4f}  ({res.seconds:.0f} s)"
+    )
     print(f"next: shedding analyze {res.path}")
     return 0
 
@@ -77,8 +120,15 @@ def _set_threads() -> None:
 def _cmd_sweep(a: argparse.Namespace) -> int:
     from shedding.sweep import run_sweep
 
-    return run_sweep(a.grid, data_root=a.data_root, runs_dir=a.runs_dir, jobs=a.jobs,
-                     executor=a.executor, controls=not a.no_controls, progress=not a.quiet)
+    return run_sweep(
+        a.grid,
+        data_root=a.data_root,
+        runs_dir=a.runs_dir,
+        jobs=a.jobs,
+        executor=a.executor,
+        controls=not a.no_controls,
+        progress=not a.quiet,
+    )
 
 
 def _cmd_demo(a: argparse.Namespace) -> int:
@@ -98,7 +148,11 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
 def _cmd_analyze(a: argparse.Namespace) -> int:
     from shedding.analysis.cli_format import analyze_text
 
-    print(analyze_text(a.runs, rule=a.threshold_rule, c=a.threshold, as_json=a.json))
+    print(
+        analyze_text(
+            a.runs, rule=a.threshold_rule, c=a.threshold, as_json=a.json, control=a.control
+        )
+    )
     return 0
 
 
@@ -106,14 +160,15 @@ def _cmd_compare(a: argparse.Namespace) -> int:
     from shedding.analysis.cli_format import compare_text
 
     by = [k for k in a.by.split(",") if k]
-    print(compare_text(a.runs, by=by, as_json=a.json))
+    print(compare_text(a.runs, by=by, rule=a.threshold_rule, c=a.threshold, as_json=a.json))
     return 0
 
 
 def _cmd_report(a: argparse.Namespace) -> int:
     from shedding.analysis.report import write_report
 
-    out = write_report(a.runs_dir, a.output)
+    by = tuple(k for k in a.by.split(",") if k)
+    out = write_report(a.runs_dir, a.output, rule=a.threshold_rule, c=a.threshold, by=by)
     print(f"wrote {out}")
     return 0
 
@@ -144,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser; every command's --help ends with an example."""
     parser = argparse.ArgumentParser(
         prog="shedding",
-        description="Instrumented pruning experiments and the measurement of cascade weight shedding.",
+        description="Instrumented pruning experiments; measurement of cascade weight shedding.",
         epilog="examples:\n" + "\n".join(f"  {v}" for v in EXAMPLES.values()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -153,9 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cascade-shedding {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, help_: str, fn: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    def add(
+        name: str, help_: str, fn: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=f"example:\n  {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.set_defaults(fn=fn)
         return p
 
@@ -164,16 +226,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_roots(p)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run file")
-    p.add_argument("--control", action="store_true",
-                   help="run the unpruned control of this config (same retraining, no pruning)")
+    p.add_argument(
+        "--control",
+        action="store_true",
+        help="run the unpruned control of this config (same retraining, no pruning)",
+    )
     p.add_argument("--quiet", action="store_true", help="no config print-out, no progress bars")
 
-    p = add("sweep", "run a grid of experiments (with their controls), skipping finished ones", _cmd_sweep)
+    p = add(
+        "sweep",
+        "run a grid of experiments (with their controls), skipping finished ones",
+        _cmd_sweep,
+    )
     p.add_argument("grid", help="sweep file (.toml) with [grid] lists of values per config key")
     _add_roots(p)
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel on this machine")
-    p.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local"],
-                   help="where runs execute (slurm needs submitit)")
+    p.add_argument(
+        "--executor",
+        default="local",
+        choices=["local", "slurm", "submitit-local"],
+        help="where runs execute (slurm needs submitit)",
+    )
     p.add_argument("--no-controls", action="store_true", help="do not add unpruned control runs")
     p.add_argument("--quiet", action="store_true")
 
@@ -182,25 +255,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--full", action="store_true", help="the full study (about an hour on 2 cores)")
 
-    p = add("inspect", "print a run file's format, status, layers, snapshots and config", _cmd_inspect)
+    p = add(
+        "inspect", "print a run file's format, status, layers, snapshots and config", _cmd_inspect
+    )
     p.add_argument("runs", nargs="+", help="run files (.h5)")
 
-    for name, help_, fn in (("analyze", "cascade summary per prune round, with the control", _cmd_analyze),
-                            ("compare", "compare groups of runs (mean, CI over seeds, tests)", _cmd_compare)):
+    for name, help_, fn in (
+        ("analyze", "cascade summary per prune round, with the control", _cmd_analyze),
+        ("compare", "compare groups of runs (mean, CI over seeds, tests)", _cmd_compare),
+    ):
         p = add(name, help_, fn)
         p.add_argument("runs", nargs="+", help="run files or directories")
         p.add_argument("--json", action="store_true", help="JSON with the same fields")
+        _add_threshold(p)
         if name == "analyze":
-            p.add_argument("--threshold-rule", default="layer_relative",
-                           help="absolute, layer_relative or gmp_relative (default layer_relative)")
-            p.add_argument("--threshold", type=float, default=0.01, help="the constant c (default 0.01)")
+            p.add_argument(
+                "--control",
+                default=None,
+                help="the control run file (default: found by run id beside the run)",
+            )
         else:
-            p.add_argument("--by", default="prune.method,retrain.protocol",
-                           help="comma-separated config keys to group by")
+            _add_by(p)
 
     p = add("report", "write one self-contained HTML report of a runs directory", _cmd_report)
     p.add_argument("runs_dir", nargs="?", default="data/runs")
     p.add_argument("-o", "--output", default="report.html")
+    _add_threshold(p)
+    _add_by(p)
 
     p = add("dashboard", "serve the web dashboard over a runs directory", _cmd_dashboard)
     p.add_argument("runs_dir", nargs="?", default="data/runs")

@@ -30,9 +30,10 @@ from torch import nn
 
 from shedding.config import ExperimentConfig, dense_hash
 from shedding.errors import CheckpointError
+from shedding.retrain import rewind_epoch
 from shedding.train import checkpoint as ckpt
 from shedding.train.callbacks import Callback, CallbackList, TrainContext
-from shedding.train.distributed import DistInfo, barrier
+from shedding.train.distributed import SINGLE_PROCESS, DistInfo, barrier
 from shedding.train.loop import train_phase
 from shedding.train.optim import build_optimizer
 from shedding.train.progress import ProgressBar
@@ -67,15 +68,10 @@ class DensePhase:
 
 def needed_epochs(cfg: ExperimentConfig) -> set[int]:
     """Epochs whose weights a run needs from the dense phase (init, end, rewind point)."""
-    t = cfg.train.epochs
-    r = cfg.retrain.epochs or t
-    need = {0, t}
-    if cfg.retrain.rewind_fraction is not None:
-        need.add(round(cfg.retrain.rewind_fraction * t))
-    elif cfg.retrain.rewind_epoch is not None:
-        need.add(cfg.retrain.rewind_epoch)
-    else:
-        need.add(max(0, t - r))
+    need = {0, cfg.train.epochs}
+    rewind = rewind_epoch(cfg)
+    if rewind is not None:
+        need.add(rewind)
     return need
 
 
@@ -136,7 +132,7 @@ def ensure_dense(
     test_batches: Any,
     cache_root: Path,
     device: torch.device,
-    dist_info: DistInfo = DistInfo(),
+    dist_info: DistInfo = SINGLE_PROCESS,
     progress: bool = True,
 ) -> DensePhase:
     """Returns the cached dense phase for ``cfg``, training (or resuming) it if needed.

@@ -27,7 +27,15 @@ from shedding.dense import DensePhase, ensure_dense
 from shedding.errors import CheckpointError, ConfigError
 from shedding.models import build_model
 from shedding.paths import data_root as resolve_data_root
-from shedding.pruning import gmp_threshold, prune, round_amounts, validate_prune_config
+from shedding.pruning import (
+    amount_to_reach,
+    gmp_threshold,
+    prune,
+    round_amounts,
+    round_targets,
+    split_budget,
+    validate_prune_config,
+)
 from shedding.pruning.masks import MaskSet
 from shedding.pruning.prunable import bn_after, prunable_layers
 from shedding.recording import Recorder
@@ -66,8 +74,17 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"device={name!r} is not a torch device; use auto, cpu or cuda") from None
 
 
+def resolve_budget(cfg: ExperimentConfig) -> ExperimentConfig:
+    """BIMP: with ``prune.budget_epochs`` set, split the budget into T and R per round."""
+    if cfg.prune.budget_epochs is None:
+        return cfg
+    dense_epochs, per_round = split_budget(cfg)
+    return cfg.replace(**{"train.epochs": dense_epochs, "retrain.epochs": per_round})
+
+
 def validate(cfg: ExperimentConfig) -> None:
     """Fails fast, before any training, on configs that cannot run."""
+    cfg = resolve_budget(cfg)
     validate_prune_config(cfg.prune)
     validate_retrain_config(cfg)
     amounts = round_amounts(cfg.prune)
@@ -82,15 +99,40 @@ def _batches(bundle: Any, cfg: ExperimentConfig, info: DistInfo) -> tuple[Any, A
     dc = cfg.data
     if bundle.train_tensors is not None:
         aug = bundle.augment if dc.augment else None
-        train = TensorBatches(*bundle.train_tensors, dc.batch_size, seed=cfg.seed, augment=aug,
-                              rank=info.rank, world=info.world)
-        test = TensorBatches(*bundle.test_tensors, dc.test_batch_size, seed=cfg.seed,
-                             shuffle=False, rank=info.rank, world=info.world)
+        train = TensorBatches(
+            *bundle.train_tensors,
+            dc.batch_size,
+            seed=cfg.seed,
+            augment=aug,
+            rank=info.rank,
+            world=info.world,
+        )
+        test = TensorBatches(
+            *bundle.test_tensors,
+            dc.test_batch_size,
+            seed=cfg.seed,
+            shuffle=False,
+            rank=info.rank,
+            world=info.world,
+        )
     else:
-        train = LoaderBatches(bundle.train, dc.batch_size, seed=cfg.seed,
-                              num_workers=dc.num_workers, rank=info.rank, world=info.world)
-        test = LoaderBatches(bundle.test, dc.test_batch_size, seed=cfg.seed, shuffle=False,
-                             num_workers=dc.num_workers, rank=info.rank, world=info.world)
+        train = LoaderBatches(
+            bundle.train,
+            dc.batch_size,
+            seed=cfg.seed,
+            num_workers=dc.num_workers,
+            rank=info.rank,
+            world=info.world,
+        )
+        test = LoaderBatches(
+            bundle.test,
+            dc.test_batch_size,
+            seed=cfg.seed,
+            shuffle=False,
+            num_workers=dc.num_workers,
+            rank=info.rank,
+            world=info.world,
+        )
     return train, test
 
 
@@ -144,10 +186,15 @@ def _sigterm_as_interrupt() -> Any:
 def _layer_specs(layers: dict[str, nn.Module], bn_names: dict[str, str]) -> list[Any]:
     from tracking import LayerSpec
 
-    return [LayerSpec(name=n, shape=tuple(m.weight.shape), bn=bn_names.get(n, "")) for n, m in layers.items()]
+    return [
+        LayerSpec(name=n, shape=tuple(m.weight.shape), bn=bn_names.get(n, ""))
+        for n, m in layers.items()
+    ]
 
 
-def _replay_dense(recorder: Recorder, model: nn.Module, dense: DensePhase, cfg: ExperimentConfig) -> None:
+def _replay_dense(
+    recorder: Recorder, model: nn.Module, dense: DensePhase, cfg: ExperimentConfig
+) -> None:
     """Writes the dense trajectory (every kept epoch) into this run's file."""
     writer = recorder.writer
     final_state = dense.final["state"]
@@ -155,8 +202,17 @@ def _replay_dense(recorder: Recorder, model: nn.Module, dense: DensePhase, cfg: 
     steps_per_epoch = max(1, dense.final["step"] // max(1, dense.final["epoch"]))
     for s in states:
         model.load_state_dict(s["state"])
-        ctx = TrainContext(model, None, "dense", 0, cfg.train.epochs, steps_per_epoch,
-                           epoch=s["epoch"], step=s["step"], lr=s["lr"])
+        ctx = TrainContext(
+            model,
+            None,
+            "dense",
+            0,
+            cfg.train.epochs,
+            steps_per_epoch,
+            epoch=s["epoch"],
+            step=s["step"],
+            lr=s["lr"],
+        )
         recorder.snapshot(ctx, epoch=float(s["epoch"]))
     for row in dense.metrics:
         writer.log_metrics(phase="dense", round=0, wall_time=0.0, **row)
@@ -190,6 +246,7 @@ def run_experiment(
     from tracking import RunWriter
 
     t_start = time.time()
+    cfg = resolve_budget(cfg)
     validate(cfg)
     root = resolve_data_root(data_root)
     runs_dir = Path(runs_dir) if runs_dir is not None else root / "runs"
@@ -222,13 +279,23 @@ def run_experiment(
     def new_model(width: float | None = None, seed_offset: int = 0) -> nn.Module:
         torch.manual_seed(cfg.seed + seed_offset)
         mc = cfg.model if width is None else dataclasses.replace(cfg.model, width=width)
-        return build_model(mc, num_classes=bundle.num_classes, input_shape=bundle.input_shape).to(device)
+        return build_model(mc, num_classes=bundle.num_classes, input_shape=bundle.input_shape).to(
+            device
+        )
 
     model = new_model()
     validate_prune_config(cfg.prune, model)  # layer-dependent checks (N:M divisibility)
-    dense = ensure_dense(cfg, model=model, forward_model=_wrap(model, device, info),
-                         train_batches=train_b, test_batches=test_b, cache_root=root / "cache",
-                         device=device, dist_info=info, progress=progress)
+    dense = ensure_dense(
+        cfg,
+        model=model,
+        forward_model=_wrap(model, device, info),
+        train_batches=train_b,
+        test_batches=test_b,
+        cache_root=root / "cache",
+        device=device,
+        dist_info=info,
+        progress=progress,
+    )
     dense_acc = float(dense.metrics[-1]["test_acc"]) if dense.metrics else float("nan")
     amounts = round_amounts(cfg.prune)
     protocol = cfg.retrain.protocol
@@ -236,9 +303,15 @@ def run_experiment(
     if protocol == "reduced":
         # Crowley: a dense net whose width gives the pruned net's prunable parameter count.
         total = sum(m.weight.numel() for m in prunable_layers(model, cfg.prune).values())
-        target = int(round(total * (1 - cfg.prune.sparsity)))
-        width = match_width(lambda w: build_model(dataclasses.replace(cfg.model, width=w),
-                            num_classes=bundle.num_classes, input_shape=bundle.input_shape), target)
+        target = round(total * (1 - cfg.prune.sparsity))
+        width = match_width(
+            lambda w: build_model(
+                dataclasses.replace(cfg.model, width=w),
+                num_classes=bundle.num_classes,
+                input_shape=bundle.input_shape,
+            ),
+            target,
+        )
         model = new_model(width=width, seed_offset=7919)
     layers = prunable_layers(model, cfg.prune)
     bn_names = bn_after(model, list(layers))
@@ -252,14 +325,24 @@ def run_experiment(
         state = ckpt.load(ck_path)
     if info.is_main and cfg.record.enabled:
         writer = RunWriter(
-            path, layers=_layer_specs(layers, bn_names), config=to_dict(cfg),
-            environment=runs.environment(device), run_id=runs.run_id(cfg),
-            control=runs.control_id(cfg), sample_per_layer=cfg.record.sample_per_layer,
-            seed=cfg.seed, resume_from=state["n_committed"] if state else None,
+            path,
+            layers=_layer_specs(layers, bn_names),
+            config=to_dict(cfg),
+            environment=runs.environment(device),
+            run_id=runs.run_id(cfg),
+            control=runs.control_id(cfg),
+            sample_per_layer=cfg.record.sample_per_layer,
+            seed=cfg.seed,
+            resume_from=state["n_committed"] if state else None,
             overwrite=overwrite or (resume and state is None),
         )
-    recorder = Recorder(writer, layers, bn={n: bn_modules[b] for n, b in bn_names.items()},
-                        masks=masks, per_epoch=cfg.record.per_epoch)
+    recorder = Recorder(
+        writer,
+        layers,
+        bn={n: bn_modules[b] for n, b in bn_names.items()},
+        masks=masks,
+        per_epoch=cfg.record.per_epoch,
+    )
     status = "crashed"
     test_acc = dense_acc
     try:
@@ -267,39 +350,61 @@ def run_experiment(
             _replay_dense(recorder, model, dense, cfg)
         offset = float(cfg.train.epochs) if protocol != "reduced" else 0.0
         for k, amount in enumerate(amounts, start=1):
-            plan = None
+            # (s, d) of every round so far: what ALLR's plan needs, kept for exact resume.
+            plan_inputs: list[tuple[float, float]] = list(state["plan_inputs"]) if state else []
             if state is not None and state["round"] > k:
-                plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch,
-                                       round_fraction=amount, norm_ratio=state["norm_ratios"][k - 1])
+                s_k, d_k = plan_inputs[k - 1]
+                plan = plan_retraining(
+                    cfg, steps_per_epoch=steps_per_epoch, round_fraction=s_k, norm_ratio=d_k
+                )
                 offset += plan.epochs
                 continue
             resuming = state is not None and state["round"] == k
-            norm_ratios: list[float] = list(state["norm_ratios"]) if state else []
             if resuming:
                 assert state is not None
-                plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch,
-                                       round_fraction=amount, norm_ratio=norm_ratios[k - 1])
+                s_k, d_k = plan_inputs[k - 1]
+                plan = plan_retraining(
+                    cfg, steps_per_epoch=steps_per_epoch, round_fraction=s_k, norm_ratio=d_k
+                )
                 model.load_state_dict(state["model"])
                 if masks is not None:
                     masks.load_state_dict(state["masks"])
                 optimizer = build_optimizer(model, cfg.train, lr=plan.start_lr)
                 optimizer.load_state_dict(state["optimizer"])
-                ctx = TrainContext(model, optimizer, "retrain", k, plan.epochs, steps_per_epoch,
-                                   epoch=state["epoch"], step=state["step"], lr=state["lr"])
+                ctx = TrainContext(
+                    model,
+                    optimizer,
+                    "retrain",
+                    k,
+                    plan.epochs,
+                    steps_per_epoch,
+                    epoch=state["epoch"],
+                    step=state["step"],
+                    lr=state["lr"],
+                )
                 start_epoch = state["epoch"]
                 state = None
             else:
-                plan, optimizer, d = _prune_round(
-                    cfg, k, amount, model=model, masks=masks, dense=dense, info=info,
-                    writer=writer, steps_per_epoch=steps_per_epoch, offset=offset,
+                plan, optimizer, s_k, d_k = _prune_round(
+                    cfg,
+                    k,
+                    amount,
+                    model=model,
+                    masks=masks,
+                    dense=dense,
+                    info=info,
+                    writer=writer,
+                    steps_per_epoch=steps_per_epoch,
+                    offset=offset,
                     new_model=new_model,
                 )
-                norm_ratios.append(d)
-                ctx = TrainContext(model, optimizer, "retrain", k, plan.epochs, steps_per_epoch,
-                                   lr=plan.lr(0))
+                plan_inputs.append((s_k, d_k))
+                ctx = TrainContext(
+                    model, optimizer, "retrain", k, plan.epochs, steps_per_epoch, lr=plan.lr(0)
+                )
                 start_epoch = 0
             recorder.epoch_offset = offset
-            saver = _RunCheckpoint(ck_path, masks, writer, {"norm_ratios": norm_ratios})
+            saver = _RunCheckpoint(ck_path, masks, writer, {"plan_inputs": plan_inputs})
             if not resuming:
                 if cfg.record.at_prune and writer is not None:
                     recorder.snapshot(ctx, epoch=0.0)
@@ -308,16 +413,27 @@ def run_experiment(
             cbs: list[Callback] = [recorder, ProgressBar(enabled=progress and info.is_main)]
             if info.is_main:
                 cbs.append(saver)
-            train_phase(ctx, forward_model=_wrap(model, device, info), train_batches=train_b,
-                        test_batches=test_b, lr_fn=plan.lr, callback=CallbackList(cbs),
-                        device=device, data_key=k, masks=masks, start_epoch=start_epoch,
-                        dist_info=info)
+            train_phase(
+                ctx,
+                forward_model=_wrap(model, device, info),
+                train_batches=train_b,
+                test_batches=test_b,
+                lr_fn=plan.lr,
+                callback=CallbackList(cbs),
+                device=device,
+                data_key=k,
+                masks=masks,
+                start_epoch=start_epoch,
+                dist_info=info,
+            )
             test_acc = ctx.metrics.get("test_acc", test_acc)
             offset += plan.epochs
         if info.is_main:
             # Final weights beside the run file: for evaluation, and to check resume exactness.
-            ckpt.save_atomic({"model": model.state_dict(), "masks": masks.state_dict() if masks
-                              else None}, path.with_suffix(".final.pt"))
+            ckpt.save_atomic(
+                {"model": model.state_dict(), "masks": masks.state_dict() if masks else None},
+                path.with_suffix(".final.pt"),
+            )
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -331,27 +447,61 @@ def run_experiment(
             signal.signal(signal.SIGTERM, old_handler)
         cleanup(info)
     sparsity = masks.sparsity() if masks is not None else 0.0
-    return RunResult(runs.run_id(cfg), path, float(test_acc), dense_acc, float(sparsity),
-                     time.time() - t_start, status)
+    return RunResult(
+        runs.run_id(cfg),
+        path,
+        float(test_acc),
+        dense_acc,
+        float(sparsity),
+        time.time() - t_start,
+        status,
+    )
 
 
 def _prune_round(
-    cfg: ExperimentConfig, k: int, amount: float, *, model: nn.Module, masks: MaskSet | None,
-    dense: DensePhase, info: DistInfo, writer: Any, steps_per_epoch: int, offset: float,
+    cfg: ExperimentConfig,
+    k: int,
+    amount: float,
+    *,
+    model: nn.Module,
+    masks: MaskSet | None,
+    dense: DensePhase,
+    info: DistInfo,
+    writer: Any,
+    steps_per_epoch: int,
+    offset: float,
     new_model: Any,
-) -> tuple[Any, torch.optim.Optimizer, float]:
-    """Prunes round ``k``, records the event, and prepares weights + optimizer."""
+) -> tuple[Any, torch.optim.Optimizer, float, float]:
+    """Prunes round ``k``, records the event, and prepares weights + optimizer.
+
+    Returns:
+        The retraining plan, a fresh optimizer, the fraction s of the remaining weights
+        actually pruned, and the norm ratio d (both feed ALLR).
+    """
     if masks is None:  # reduced network: nothing to prune, train from scratch
-        plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch, round_fraction=amount, norm_ratio=1.0)
+        plan = plan_retraining(
+            cfg, steps_per_epoch=steps_per_epoch, round_fraction=amount, norm_ratio=1.0
+        )
         if writer is not None:
-            writer.log_event({"round": k, "epoch": offset, "method": "reduced", "amount": amount,
-                              "protocol": "reduced", "width": cfg.model.width})
+            writer.log_event(
+                {
+                    "round": k,
+                    "epoch": offset,
+                    "method": "reduced",
+                    "amount": amount,
+                    "protocol": "reduced",
+                    "width": cfg.model.width,
+                }
+            )
             writer.set_reference(layer_rms={}, gmp_threshold=None)
-        return plan, build_optimizer(model, cfg.train, lr=plan.start_lr), 1.0
+        return plan, build_optimizer(model, cfg.train, lr=plan.start_lr), amount, 1.0
     before = [p.detach().clone() for p in model.parameters()]
     weights = masks.effective_weights()
     old = {n: m.clone() for n, m in masks.masks.items()}
     gen = torch.Generator().manual_seed(cfg.seed * 7_919 + k)
+    if amount > 0 and cfg.prune.method not in ("l1_filter", "nm"):
+        # Aim at the cumulative target so rounding never drifts over many rounds.
+        amount = amount_to_reach(old, round_targets(cfg.prune)[k - 1])
     threshold = gmp_threshold(weights, old, amount=amount) if amount > 0 else None
     if amount > 0:
         new = prune(cfg.prune.method, weights, old, amount=amount, cfg=cfg.prune, generator=gen)
@@ -368,7 +518,9 @@ def _prune_round(
         rms = float(eff[n][m].pow(2).mean().sqrt()) if kept else 0.0
         layer_rms[n] = rms
         per_layer[n] = {"pruned": int((old[n] & ~m).sum()), "kept": kept, "rms_kept": rms}
-    plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch, round_fraction=amount, norm_ratio=d)
+    plan = plan_retraining(
+        cfg, steps_per_epoch=steps_per_epoch, round_fraction=amount, norm_ratio=d
+    )
     if plan.init == "rewind":
         model.load_state_dict(dense.state_at_epoch(plan.rewind_epoch))
     elif plan.init == "reinit":
@@ -378,11 +530,21 @@ def _prune_round(
     optimizer = build_optimizer(model, cfg.train, lr=plan.start_lr)
     masks.zero_optimizer_state_(optimizer)
     if writer is not None:
-        writer.log_event({
-            "round": k, "epoch": offset, "method": cfg.prune.method, "amount": amount,
-            "sparsity": masks.sparsity(), "gmp_threshold": threshold, "protocol": plan.protocol,
-            "start_lr": plan.start_lr, "norm_ratio": d, "init": plan.init,
-            "rewind_epoch": plan.rewind_epoch, "per_layer": per_layer,
-        })
+        writer.log_event(
+            {
+                "round": k,
+                "epoch": offset,
+                "method": cfg.prune.method,
+                "amount": amount,
+                "sparsity": masks.sparsity(),
+                "gmp_threshold": threshold,
+                "protocol": plan.protocol,
+                "start_lr": plan.start_lr,
+                "norm_ratio": d,
+                "init": plan.init,
+                "rewind_epoch": plan.rewind_epoch,
+                "per_layer": per_layer,
+            }
+        )
         writer.set_reference(layer_rms=layer_rms, gmp_threshold=threshold)
-    return plan, optimizer, d
+    return plan, optimizer, amount, d

@@ -25,16 +25,26 @@ def inspect_text(path: str | Path) -> str:
             f"  control    {run.control or '(none: this run has no unpruned control)'}",
         ]
         env = run.environment
-        lines.append(f"  made with  torch {env.get('torch', '?')} on {env.get('device', '?')} "
-                     f"({env.get('host', '?')}), toolkit {env.get('toolkit', '?')}")
+        lines.append(
+            f"  made with  torch {env.get('torch', '?')} on {env.get('device', '?')} "
+            f"({env.get('host', '?')}), toolkit {env.get('toolkit', '?')}"
+        )
         p, r, m = cfg.get("prune", {}), cfg.get("retrain", {}), cfg.get("model", {})
-        lines.append(f"  config     {cfg.get('data', {}).get('name')} / {m.get('name')} (width "
-                     f"{m.get('width')}) / {p.get('method')} {p.get('mode')} to sparsity "
-                     f"{p.get('sparsity')} / {r.get('protocol')} / seed {cfg.get('seed')}")
+        lines.append(
+            f"  config     {cfg.get('data', {}).get('name')} / {m.get('name')} (width "
+            f"{m.get('width')}) / {p.get('method')} {p.get('mode')} to sparsity "
+            f"{p.get('sparsity')} / {r.get('protocol')} / seed {cfg.get('seed')}"
+        )
         n = len(run)
-        lines.append(f"  snapshots  {n}" + (
-            f"  (epochs {idx.epoch[0]:g}..{idx.epoch[-1]:g}, rounds {sorted(set(idx.round.tolist()))})"
-            if n else ""))
+        lines.append(
+            f"  snapshots  {n}"
+            + (
+                f"  (epochs {idx.epoch[0]:g}..{idx.epoch[-1]:g}, "
+                f"rounds {sorted(set(idx.round.tolist()))})"
+                if n
+                else ""
+            )
+        )
         total = sum(li.n_weights for li in run.layers)
         lines.append(f"  layers     {len(run.layers)} prunable, {total:,} weights")
         for li in run.layers:
@@ -43,12 +53,17 @@ def inspect_text(path: str | Path) -> str:
                 st = run.stats(li.name)
                 kept = f"  kept {int(st.n_kept[-1]):>9,}"
             bn = f"  bn {li.bn}" if li.bn else ""
-            lines.append(f"    {li.name:<28} {str(li.shape):<20}{kept}{bn}")
+            lines.append(f"    {li.name:<28} {li.shape!s:<20}{kept}{bn}")
         met = run.metrics
         if len(met.get("test_acc", [])):
             acc = np.asarray(met["test_acc"])
-            lines.append(f"  metrics    {len(acc)} epochs, final test acc {acc[-1]:.4f}, best {acc.max():.4f}")
+            lines.append(
+                f"  metrics    {len(acc)} epochs, final test acc {acc[-1]:.4f}, "
+                f"best {acc.max():.4f}"
+            )
         for ev in run.events:
-            brief = {k: ev[k] for k in ("round", "method", "amount", "sparsity", "protocol") if k in ev}
+            brief = {
+                k: ev[k] for k in ("round", "method", "amount", "sparsity", "protocol") if k in ev
+            }
             lines.append(f"  event      {json.dumps(brief)}")
     return "\n".join(lines)

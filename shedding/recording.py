@@ -84,7 +84,9 @@ class Recorder(Callback):
         return weights, masks
 
     @torch.no_grad()
-    def snapshot(self, ctx: TrainContext, *, phase: str | None = None, epoch: float | None = None) -> None:
+    def snapshot(
+        self, ctx: TrainContext, *, phase: str | None = None, epoch: float | None = None
+    ) -> None:
         """Records one snapshot now (also called directly around prune events)."""
         if self.writer is None:
             return

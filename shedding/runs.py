@@ -44,8 +44,13 @@ def control_config(cfg: ExperimentConfig) -> ExperimentConfig | None:
     """
     if is_control(cfg) or cfg.retrain.protocol in NO_CONTROL_PROTOCOLS:
         return None
-    prune = dataclasses.replace(PruneConfig(), sparsity=0.0, layer_types=cfg.prune.layer_types,
-                                prune_first=cfg.prune.prune_first, prune_last=cfg.prune.prune_last)
+    prune = dataclasses.replace(
+        PruneConfig(),
+        sparsity=0.0,
+        layer_types=cfg.prune.layer_types,
+        prune_first=cfg.prune.prune_first,
+        prune_last=cfg.prune.prune_last,
+    )
     return dataclasses.replace(cfg, prune=prune)
 
 
@@ -86,7 +91,9 @@ def environment(device: Any) -> dict[str, Any]:
         "cuda": torch.version.cuda or "",
         "cuda_available": torch.cuda.is_available(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if str(device).startswith("cuda") else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device)
+        if str(device).startswith("cuda")
+        else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "host": socket.gethostname(),
         "python": platform.python_version(),

@@ -64,7 +64,9 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p} is not valid TOML: {e}") from None
     unknown = set(data) - SWEEP_KEYS
     if unknown:
-        raise ConfigError(f"unknown sweep keys {sorted(unknown)} in {p}; valid: {sorted(SWEEP_KEYS)}")
+        raise ConfigError(
+            f"unknown sweep keys {sorted(unknown)} in {p}; valid: {sorted(SWEEP_KEYS)}"
+        )
     return data
 
 
@@ -117,8 +119,18 @@ def _run_subprocess(p: PlannedRun, *, data_root: Path, runs_dir: Path, threads: 
     work.mkdir(parents=True, exist_ok=True)
     cfg_file = work / "config.toml"
     cfg_file.write_text(dumps_toml(p.cfg))
-    cmd = [sys.executable, "-m", "shedding", "run", str(cfg_file), "--quiet",
-           "--data-root", str(data_root), "--runs-dir", str(runs_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "shedding",
+        "run",
+        str(cfg_file),
+        "--quiet",
+        "--data-root",
+        str(data_root),
+        "--runs-dir",
+        str(runs_dir),
+    ]
     cmd.append("--resume" if p.action == "resume" else "--overwrite")
     env = {**os.environ, "SHEDDING_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     with open(work / "log.txt", "a") as log:
@@ -129,14 +141,25 @@ def _submitit_job(cfg_dict: dict[str, Any], data_root: str, runs_dir: str, resum
     from shedding.config import from_dict
     from shedding.experiment import run_experiment
 
-    res = run_experiment(from_dict(cfg_dict), data_root=data_root, runs_dir=runs_dir,
-                         resume=resume, overwrite=not resume, progress=False)
+    res = run_experiment(
+        from_dict(cfg_dict),
+        data_root=data_root,
+        runs_dir=runs_dir,
+        resume=resume,
+        overwrite=not resume,
+        progress=False,
+    )
     return res.status
 
 
 def execute(
-    planned: Iterable[PlannedRun], *, data_root: Path, runs_dir: Path, jobs: int = 1,
-    executor: str = "local", progress: bool = True,
+    planned: Iterable[PlannedRun],
+    *,
+    data_root: Path,
+    runs_dir: Path,
+    jobs: int = 1,
+    executor: str = "local",
+    progress: bool = True,
 ) -> dict[str, str]:
     """Runs the planned runs; returns run_id -> outcome ("complete", "skipped", "failed: ...")."""
     from tqdm.auto import tqdm
@@ -151,8 +174,12 @@ def execute(
     if executor == "local":
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_run_subprocess, p, data_root=data_root, runs_dir=runs_dir,
-                                   threads=threads): p for p in todo}
+            futures = {
+                pool.submit(
+                    _run_subprocess, p, data_root=data_root, runs_dir=runs_dir, threads=threads
+                ): p
+                for p in todo
+            }
             for fut, p in futures.items():
                 rc = fut.result()
                 log = runs.work_dir(runs_dir, p.cfg) / "log.txt"
@@ -164,12 +191,26 @@ def execute(
         except ImportError:
             raise ConfigError("--executor slurm needs submitit: pip install submitit") from None
         folder = runs_dir / ".submitit"
-        ex = (submitit.LocalExecutor(folder=folder) if executor == "submitit-local"
-              else submitit.AutoExecutor(folder=folder))
+        ex = (
+            submitit.LocalExecutor(folder=folder)
+            if executor == "submitit-local"
+            else submitit.AutoExecutor(folder=folder)
+        )
         if executor == "submitit-local":
             ex.update_parameters(timeout_min=120)
-        subs = [(p, ex.submit(_submitit_job, to_dict(p.cfg), str(data_root), str(runs_dir),
-                              p.action == "resume")) for p in todo]
+        subs = [
+            (
+                p,
+                ex.submit(
+                    _submitit_job,
+                    to_dict(p.cfg),
+                    str(data_root),
+                    str(runs_dir),
+                    p.action == "resume",
+                ),
+            )
+            for p in todo
+        ]
         for p, job in subs:
             try:
                 outcome[p.run_id] = job.result()
@@ -181,8 +222,14 @@ def execute(
 
 
 def run_sweep(
-    grid: str | Path, *, data_root: str | Path | None = None, runs_dir: str | Path | None = None,
-    jobs: int = 1, executor: str = "local", controls: bool = True, progress: bool = True,
+    grid: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    jobs: int = 1,
+    executor: str = "local",
+    controls: bool = True,
+    progress: bool = True,
 ) -> int:
     """Expands, plans and executes a sweep, then prints the summary table. Returns exit code."""
     root = resolve_data_root(data_root)
@@ -191,31 +238,64 @@ def run_sweep(
     planned = plan(configs, rdir)
     n_skip = sum(p.action == "skip" for p in planned)
     print(f"sweep: {len(planned)} runs ({n_skip} already complete) -> {rdir}", file=sys.stderr)
-    outcome = execute(planned, data_root=root, runs_dir=rdir, jobs=jobs, executor=executor,
-                      progress=progress)
-    print(summary_table([runs.run_path(rdir, p.cfg) for p in planned], outcome))
+    outcome = execute(
+        planned, data_root=root, runs_dir=rdir, jobs=jobs, executor=executor, progress=progress
+    )
+    print(summary_table([runs.run_path(rdir, p.cfg) for p in planned]))
     failed = [k for k, v in outcome.items() if v.startswith("failed")]
     for k in failed:
         print(f"{k}: {outcome[k]}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def summary_table(paths: Sequence[Path], outcome: dict[str, str] | None = None) -> str:
-    """One line per run: config keys, accuracy and shedding (through shedding.analysis)."""
-    from shedding.analysis.cli_format import summary_text
+def summary_table(paths: Sequence[Path]) -> str:
+    """One line per run: what it was, its accuracy, and its shedding next to its control's."""
+    from shedding.analysis.compare import summarize_runs
 
-    return summary_text([p for p in paths if p.exists()])
+    summaries, bad = summarize_runs([p for p in paths if p.exists()])
+    order = {str(p): i for i, p in enumerate(paths)}
+    summaries.sort(key=lambda s: (s.role != "pruned", order.get(s.path, 0)))
+    head = (
+        f"{'run':<28}{'pruner':<16}{'sparsity':>9}{'protocol':>9}{'seed':>5}{'acc':>8}"
+        f"{'shed':>8}{'ctrl shed':>10}{'C':>8}{'C excess':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        cfg = s.config
+        is_ctrl = s.role == "control"
+        lines.append(
+            f"{s.run_id[:27]:<28}{'(control)' if is_ctrl else cfg.get('prune.method', ''):<16}"
+            f"{cfg.get('prune.sparsity', float('nan')):>9.2f}{cfg.get('retrain.protocol', ''):>9}"
+            f"{cfg.get('seed', 0):>5}{s.test_acc:>8.3f}{s.shed_fraction:>8.3f}"
+            f"{s.control_shed_fraction:>10.3f}{s.cascade_ratio:>8.2f}{s.excess_cascade_ratio:>9.2f}"
+        )
+    lines.append(
+        "shed: fraction of kept weights below 1% of their layer's RMS at the prune event "
+        "(layer_relative, c=0.01); ctrl shed: the unpruned control, counted on the same "
+        "kept set; C: cascade ratio (weights shed during retraining per weight pruned); "
+        "C excess: C minus the control's."
+    )
+    for path, reason in bad:
+        lines.append(f"unreadable: {path}: {reason}")
+    return "\n".join(lines)
 
 
-def run_demo(*, data_root: str | Path | None = None, runs_dir: str | Path | None = None,
-             jobs: int = 1, full: bool = False) -> int:
+def run_demo(
+    *,
+    data_root: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    jobs: int = 1,
+    full: bool = False,
+) -> int:
     """The README demo: the quick MNIST-1D study, then what to do next."""
     name = "full" if full else "quick"
     code = run_sweep(name, data_root=data_root, runs_dir=runs_dir, jobs=jobs)
     rdir = Path(runs_dir) if runs_dir is not None else resolve_data_root(data_root) / "runs"
-    print("\nnext:\n"
-          f"  shedding analyze {rdir}/<run>.h5      cascade summary of one run, with its control\n"
-          f"  shedding compare {rdir} --by prune.method,retrain.protocol\n"
-          f"  shedding report {rdir} -o report.html\n"
-          f"  shedding dashboard {rdir}             then open http://127.0.0.1:8050")
+    print(
+        "\nnext:\n"
+        f"  shedding analyze {rdir}/<run>.h5      cascade summary of one run, with its control\n"
+        f"  shedding compare {rdir} --by prune.method,retrain.protocol\n"
+        f"  shedding report {rdir} -o report.html\n"
+        f"  shedding dashboard {rdir}             then open http://127.0.0.1:8050"
+    )
     return code

@@ -118,15 +118,17 @@ def chunk_shape(width: int, itemsize: int) -> tuple[int, ...]:
 
     Bulk rows (magnitudes, bitsets) get one snapshot per chunk, capped at 4 MiB, so writing
     a snapshot writes whole chunks and reading one snapshot reads only its own chunks.
-    Small rows are grouped to about 8 KiB so per-chunk overhead stays negligible while a
+    Small rows are grouped to about 4 KiB so per-chunk overhead stays negligible while a
     run with few snapshots does not pay for large, mostly empty chunks.
     """
     if width == 0:
-        return (256,)
+        return (128,)
     row_bytes = width * itemsize
-    if row_bytes >= 8192:
-        return (1, min(width, (4 << 20) // itemsize))
-    return (max(1, min(256, 8192 // row_bytes)), width)
+    if row_bytes >= 4096:
+        # split a long row into equal chunks (a ragged last chunk would be allocated whole)
+        n_chunks = -(-row_bytes // (4 << 20))
+        return (1, -(-width // n_chunks))
+    return (max(1, min(256, 4096 // row_bytes)), width)
 
 
 def layer_group_name(name: str) -> str:

@@ -45,7 +45,9 @@ def sample_indices(spec: LayerSpec, *, n_samples: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(spec.n_weights, size=k, replace=False)).astype(np.int64)
 
 
-def _resizable(group: h5py.Group, name: str, dtype: type, width: int) -> h5py.Dataset:
+def _resizable(
+    group: h5py.Group, name: str, dtype: type, width: int, *, compression: str | None = None
+) -> h5py.Dataset:
     """An empty dataset (0,) or (0, width) resizable along the snapshot axis."""
     itemsize = np.dtype(dtype).itemsize
     shape = (0,) if width == 0 else (0, width)
@@ -60,6 +62,7 @@ def _resizable(group: h5py.Group, name: str, dtype: type, width: int) -> h5py.Da
         dtype=dtype,
         chunks=fmt.chunk_shape(width, itemsize),
         fillvalue=fill,
+        compression=compression,
     )
 
 
@@ -69,6 +72,7 @@ def create_layout(
     layers: Sequence[LayerSpec],
     root_attrs: dict[str, str],
     samples: dict[str, np.ndarray],
+    compression: str | None = None,
 ) -> None:
     """Create every group, dataset and attribute of an empty v1 run file.
 
@@ -78,6 +82,7 @@ def create_layout(
         root_attrs: string attributes (toolkit_version, created, config, environment,
             run_id, control, resumed).
         samples: layer name -> sample indices (K,) int64.
+        compression: None, "lzf" or "gzip" for the bulk datasets (magnitude, mask, kept).
     """
     f.attrs["format"] = fmt.FORMAT_NAME
     f.attrs["format_version"] = fmt.FORMAT_VERSION
@@ -88,6 +93,7 @@ def create_layout(
     f.attrs["default_rule"] = "layer_relative"
     f.attrs["default_c"] = fmt.DEFAULT_REL_C
     f.attrs["phase_names"] = json.dumps(fmt.PHASES)
+    f.attrs["bulk_compression"] = compression or ""
     f.create_dataset("status", data=np.bytes_(b"running"), dtype="S16")
 
     index = f.create_group("index")
@@ -123,7 +129,8 @@ def create_layout(
         for name, (dtype, code) in fmt.LAYER_DATASETS.items():
             if name == "bn_gamma" and not spec.bn:
                 continue
-            _resizable(g, name, dtype, width[code] if code else 0)
+            bulk = compression if name in fmt.BULK_DATASETS else None
+            _resizable(g, name, dtype, width[code] if code else 0, compression=bulk)
 
 
 def write_row(ds: h5py.Dataset, row: int, value: object) -> None:

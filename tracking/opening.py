@@ -8,20 +8,44 @@ from pathlib import Path
 import h5py
 
 from tracking import format as fmt
-from tracking.errors import DamagedRunFile, MissingRunFile, NotARunFile
+from tracking.errors import DamagedRunFile, MissingRunFile, NotARunFile, RunFileError
 
 LOCK_RETRY_S = 5.0  # a writer holds an exclusive lock while it creates the layout
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_lock_error(e: OSError) -> bool:
+    return "unable to lock file" in str(e).lower()
+
+
+def _stored_eof(path: Path) -> int | None:
+    """End-of-file address from a version 2/3 superblock at offset 0, else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if head[:8] != _SIGNATURE or len(head) < 13 or head[8] < 2:
+        return None
+    size = head[9]  # size of file addresses ("offsets") in bytes
+    return int.from_bytes(head[12 + 2 * size : 12 + 3 * size], "little")
 
 
 def _open_once(path: Path) -> h5py.File:
     try:
-        # SWMR read works on files being written and on files whose writer crashed
-        return h5py.File(path, "r", swmr=True)
-    except OSError as e:
-        if "signature" in str(e) or "lock" in str(e) or "truncated" in str(e):
-            raise
-        # files not written with libver="latest" (foreign files) cannot be opened SWMR
+        # a finished file: HDF5 checks everything, including truncation
         return h5py.File(path, "r")
+    except OSError as e:
+        if "already open for write" not in str(e) and not _is_lock_error(e):
+            raise
+    # being written, or its writer crashed: only a SWMR reader may open it (while the
+    # writer still creates the layout this raises "unable to lock file": retried above).
+    f = h5py.File(path, "r", swmr=True)
+    # SWMR opens skip HDF5's truncation check (a live file grows), and reads past the end
+    # of a truncated file retry for minutes, so compare the size with the superblock here.
+    eof = _stored_eof(path)
+    size = path.stat().st_size
+    if eof is not None and size < eof:
+        f.close()
+        raise OSError(f"truncated file: {size} bytes on disk, superblock says {eof}")
+    return f
 
 
 def open_hdf5(path: Path) -> h5py.File:
@@ -30,7 +54,8 @@ def open_hdf5(path: Path) -> h5py.File:
     Raises:
         MissingRunFile: no such file.
         NotARunFile: not HDF5, or HDF5 without the ``format`` attribute.
-        DamagedRunFile: HDF5 that cannot be opened (truncated, corrupt) or stays locked.
+        DamagedRunFile: HDF5 that cannot be opened (truncated, corrupt).
+        RunFileError: the file stays locked by a non-SWMR writer.
     """
     if not path.exists():
         raise MissingRunFile(f"{path} does not exist; fix: check the path (runs end in .h5)")
@@ -48,9 +73,15 @@ def open_hdf5(path: Path) -> h5py.File:
                     f"{path} is not a cascade-shedding run file (not an HDF5 file at all); "
                     "fix: pass the .h5 file a `shedding run` wrote"
                 ) from e
-            if "lock" in msg and time.monotonic() < deadline:
-                time.sleep(0.1)  # the writer is still creating the layout
-                continue
+            if _is_lock_error(e):
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)  # the writer is still creating the layout
+                    continue
+                raise RunFileError(
+                    f"{path} stays locked by a process that opened it for writing without "
+                    "SWMR; fix: close that process's handle (RunWriter files never lock "
+                    "out readers for more than an instant)"
+                ) from e
             where = "its end (the file is truncated)" if "truncated" in msg else "open"
             raise DamagedRunFile(
                 f"{path} is damaged at {where}: HDF5 says {msg!r}; fix: if it was copied, "

@@ -124,7 +124,10 @@ def resume_session(
         samples = {info.name: run.samples(info.name)[0] for info in run.layers}
         try:
             with h5py.File(tmp, "w", libver="latest") as dst:
-                create_layout(dst, layers=layers, root_attrs=attrs, samples=samples)
+                compression = str(run._f.attrs.get("bulk_compression", "")) or None
+                create_layout(
+                    dst, layers=layers, root_attrs=attrs, samples=samples, compression=compression
+                )
                 _copy_prefix(run, dst, resume_from)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())

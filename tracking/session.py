@@ -162,6 +162,7 @@ def new_session(
     layers: Sequence[LayerSpec],
     sample_per_layer: int,
     seed: int,
+    compression: str | None,
     **attrs: Any,
 ) -> WriterSession:
     """Create a fresh run file at ``path`` and open it for SWMR writing."""
@@ -169,7 +170,7 @@ def new_session(
     root = root_attrs(**attrs)
     f = h5py.File(path, "w", libver="latest")
     try:
-        create_layout(f, layers=layers, root_attrs=root, samples=samples)
+        create_layout(f, layers=layers, root_attrs=root, samples=samples, compression=compression)
         return WriterSession(f, layers=layers)
     except BaseException:
         f.close()

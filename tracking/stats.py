@@ -85,6 +85,11 @@ def _count_below(cum: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return out
 
 
+def _per_channel(bits: np.ndarray, n_channels: int) -> np.ndarray:
+    """(C,) int32 count of True per output channel of a flat (N,) bool array."""
+    return np.add.reduce(bits.reshape(n_channels, -1).view(np.uint8), axis=1, dtype=np.int32)
+
+
 def _percentiles(cum: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Linear-interpolated percentiles (numpy's default method) from the code histogram."""
     n = int(cum[-1])
@@ -126,9 +131,10 @@ def compute_layer_snapshot(
     mag = fp16_magnitude(weights).reshape(-1)  # (N,) float16
     codes = mag.view(np.uint16)
     flat_mask = np.asarray(mask, dtype=bool).reshape(-1)
-    counts = np.bincount(codes[flat_mask], minlength=_INF_CODE + 1)[: _INF_CODE + 1]
+    n_kept = int(np.count_nonzero(flat_mask))
+    kept_codes = codes if n_kept == flat_mask.size else codes[flat_mask]
+    counts = np.bincount(kept_codes, minlength=_INF_CODE + 1)[: _INF_CODE + 1]
     cum = np.concatenate([[0], np.cumsum(counts)])  # (32770,) #kept with code < j
-    n_kept = int(flat_mask.sum())
     n_finite = int(cum[-1])
     if n_finite == 0:
         rms = np.nan
@@ -141,7 +147,8 @@ def compute_layer_snapshot(
     gmp = np.float32(np.nan if gmp_threshold is None else gmp_threshold)
 
     tau = threshold_f32(fmt.DEFAULT_REL_C, ref)
-    tau_code = np.searchsorted(_CODE_VALUES_F32, tau, side="left") if np.isfinite(tau) else 0
+    # as a uint16 so the (N,) comparison stays 2 bytes wide (an int64 scalar would widen it)
+    tau_code = np.uint16(np.searchsorted(_CODE_VALUES_F32, tau) if np.isfinite(tau) else 0)
     shed = flat_mask & (codes < tau_code)  # (N,) kept by the pruner but below tau
     kept_bits = flat_mask & ~shed
     packed_mask = np.packbits(flat_mask)
@@ -172,8 +179,8 @@ def compute_layer_snapshot(
         below_rel=_count_below(cum, threshold_f32(fmt.REL_GRID, ref)),
         below_gmp=below_gmp,
         hist=hist.astype(np.int64),
-        channel_kept=np.count_nonzero(flat_mask.reshape(n_channels, -1), axis=1).astype(np.int32),
-        channel_shed=np.count_nonzero(shed.reshape(n_channels, -1), axis=1).astype(np.int32),
+        channel_kept=_per_channel(flat_mask, n_channels),
+        channel_shed=_per_channel(shed, n_channels),
         newly_shed=newly,
         revived=revived,
     )

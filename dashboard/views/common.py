@@ -25,6 +25,10 @@ RULE_LABELS = {
 }
 
 
+class NothingToShow(Exception):
+    """Raised by a panel with nothing to draw yet; its message is shown as a plain hint."""
+
+
 def guarded(fallback: Callable[[str], Any]) -> Callable[[F], F]:
     """Turns any exception of a callback function into ``fallback(message)``.
 
@@ -39,6 +43,8 @@ def guarded(fallback: Callable[[str], Any]) -> Callable[[F], F]:
                 return fn(*args, **kwargs)
             except PreventUpdate:
                 raise
+            except NothingToShow as e:
+                return fallback(str(e))
             except Exception as e:
                 log.warning("%s failed: %s", fn.__name__, e, exc_info=log.isEnabledFor(10))
                 return fallback(f"cannot show this: {' '.join(str(e).split())[:300]}")

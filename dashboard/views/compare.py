@@ -21,6 +21,7 @@ from dashboard import data, ids
 from dashboard.figures import PALETTE, Curve, overlap_figure, shed_figure
 from dashboard.store import RunStore
 from dashboard.views.common import (
+    NothingToShow,
     grid_value,
     guard_div,
     guard_figure,
@@ -102,7 +103,7 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                                 updatemode="mouseup",
                             ),
                         ],
-                        className="ctl-slider",
+                        className="ctl-slider narrow",
                     ),
                     html.Div(id=ids.CMP_NOTE, className="hint"),
                     dcc.Graph(id=ids.CMP_OVERLAP, config=GRAPH_CONFIG),
@@ -206,7 +207,7 @@ def shed(
             if b
         ]
     if not curves:
-        raise ValueError("choose runs to compare above")
+        raise NothingToShow("choose runs to compare above")
     return shed_figure(
         curves, title=f"Shed fraction, {rule_text(rule, c)} (dashed: control on the same kept set)"
     )
@@ -226,7 +227,7 @@ def accuracy(store: RunStore, rids: list[str] | None, group: str, version: Any =
         if band is not None:
             curves.append(band)
     if not curves:
-        raise ValueError("no test accuracy logged for these runs")
+        raise NothingToShow("no test accuracy logged for the chosen runs")
     fig = shed_figure(curves, title="Test accuracy")
     fig.update_yaxes(title_text="test accuracy", tickformat=".1%")
     return fig
@@ -259,7 +260,7 @@ def overlap(
     """Pairwise Jaccard of the runs' effective kept sets at one snapshot."""
     rids = list(dict.fromkeys(rids or []))[:MAX_OVERLAP_RUNS]
     if len(rids) < 2:
-        raise ValueError("choose at least two runs of the same network")
+        raise NothingToShow("choose at least two runs of the same network for the overlap matrix")
     c = grid_value(rule, vidx)
     names = [
         (store.catalog.get(r).rel.rsplit(".", 1)[0] if store.catalog.get(r) else r) for r in rids

@@ -27,13 +27,14 @@ COLUMNS: list[dict[str, Any]] = [
     {"id": "protocol", "name": "protocol"},
     {"id": "sparsity", "name": "sparsity", "type": "numeric"},
     {"id": "seed", "name": "seed", "type": "numeric"},
-    {"id": "snapshots", "name": "snapshots", "type": "numeric"},
+    {"id": "snapshots", "name": "snaps", "type": "numeric"},
     {"id": "final_acc", "name": "test acc", "type": "numeric"},
-    {"id": "effective_sparsity", "name": "effective sparsity", "type": "numeric"},
-    {"id": "cascade_ratio", "name": "cascade ratio C (raw)", "type": "numeric"},
-    {"id": "excess_ratio", "name": "excess C vs control", "type": "numeric"},
+    {"id": "effective_sparsity", "name": "eff. sparsity", "type": "numeric"},
+    {"id": "cascade_ratio", "name": "C raw", "type": "numeric"},
+    {"id": "excess_ratio", "name": "C excess", "type": "numeric"},
     {"id": "control", "name": "control"},
 ]
+TEXT_COLUMNS = ("run", "status", "model", "pruner", "protocol", "control")
 
 
 def layout() -> html.Div:

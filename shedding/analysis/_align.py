@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from tracking.reader import Index, Run
+    from tracking.reader import Index
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def _keys(index: Index) -> list[tuple[int, str, int, int]]:
     seen: dict[tuple[int, str, int], int] = {}
     out = []
     for r, p, e in zip(index.round, index.phase, index.epoch, strict=True):
-        base = (int(r), str(p), int(round(float(e) * 1e6)))
+        base = (int(r), str(p), round(float(e) * 1e6))
         k = seen.get(base, 0)
         seen[base] = k + 1
         out.append((*base, k))
@@ -72,8 +72,3 @@ def align(reference: Index, other: Index) -> np.ndarray:
     """
     lookup = {k: i for i, k in enumerate(_keys(other))}
     return np.array([lookup.get(k, -1) for k in _keys(reference)], dtype=np.int64)
-
-
-def run_index(run: Run) -> Index:
-    """``run.index`` (one read; callers keep the result)."""
-    return run.index

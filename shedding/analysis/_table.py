@@ -47,7 +47,8 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -
     """Rows as a fixed-width table: text columns left-aligned, the rest right-aligned.
 
     Example:
-        >>> print(format_table([{"a": "x", "b": 1.5}], [("a", "A", text), ("b", "B", num("{:.1f}"))]))
+        >>> cols = [("a", "A", text), ("b", "B", num("{:.1f}"))]
+        >>> print(format_table([{"a": "x", "b": 1.5}], cols))
         A    B
         x  1.5
     """
@@ -58,7 +59,8 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -
 
     def line(values: Sequence[str]) -> str:
         parts = [
-            v.ljust(w) if lft else v.rjust(w) for v, w, lft in zip(values, widths, left, strict=True)
+            v.ljust(w) if lft else v.rjust(w)
+            for v, w, lft in zip(values, widths, left, strict=True)
         ]
         return "  ".join(parts).rstrip()
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shedding.analysis import _stream
+from shedding.analysis import _cache, _stream
 from shedding.analysis._align import RoundSpan, round_spans
 from shedding.analysis.shed import _jsonable, shed_curve
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, threshold_codes
@@ -118,18 +118,19 @@ def cascade_summary(
         >>> rounds = cascade_summary(run, rule="layer_relative", c=0.01)
         >>> [r.round for r in rounds]
         [1]
-        >>> rounds[0].cascade_ratio == (rounds[0].shed_end - rounds[0].shed_at_prune) / rounds[0].pruned
+        >>> r = rounds[0]
+        >>> r.cascade_ratio == (r.shed_end - r.shed_at_prune) / r.pruned
         True
     """
     curve = shed_curve(run, rule=rule, c=c, per="layer")
-    spans = round_spans(run.index)
+    spans = round_spans(_cache.index(run))
     if not spans:
         return []
     chans, revived = _channels_and_revivals(run, curve, spans, revivals=revivals)
-    gammas = {i.name: run.stats(i.name).bn_gamma for i in run.layers}
+    gammas = {i.name: _cache.stats(run, i.name).bn_gamma for i in run.layers}
     events = {int(e.get("round", -1)): e for e in run.events}
     acc = _round_accuracy(run.metrics)
-    index = run.index
+    index = _cache.index(run)
     out = []
     for span in spans:
         ev = events.get(span.round, {})
@@ -143,9 +144,7 @@ def cascade_summary(
             d1 = dead_channels(k1, s1, None if g is None else g[span.last])
             dead0, dead1, n_ch = dead0 + int(d0.sum()), dead1 + int(d1.sum()), n_ch + len(k1)
             before = _kept_before(curve.kept[:, li], span, info.n_weights, ev, info.name)
-            layers.append(
-                _layer_round(info.name, curve, li, span, before, int(d1.sum()), len(k1))
-            )
+            layers.append(_layer_round(info.name, curve, li, span, before, int(d1.sum()), len(k1)))
         pruned = sum(lr.pruned for lr in layers)
         kept = int(curve.kept[span.last].sum())
         sh0, sh1 = int(curve.shed[span.first].sum()), int(curve.shed[span.last].sum())
@@ -247,7 +246,7 @@ def _channels_and_revivals(
     stored = curve.rule == DEFAULT_RULE and np.isclose(curve.c, DEFAULT_C)
     if stored and not revivals:
         for li, info in enumerate(run.layers):
-            st = run.stats(info.name)
+            st = _cache.stats(run, info.name)
             for s in bounds:
                 chans[(s, li)] = (st.channel_kept[s], st.channel_shed[s])
         return chans, None
@@ -255,19 +254,25 @@ def _channels_and_revivals(
     snaps = [s for sp in spans for s in sp.snapshots] if revivals else bounds
     round_of = {s: sp.round for sp in spans for s in sp.snapshots}
     revived: dict[int, int] = {sp.round: 0 for sp in spans}
-    state: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # round -> (ever, rev)
-    for s, sets in _stream.stream_sets(run, keys, snapshots=snaps):
-        if sets is None:  # cannot happen without alignment; keeps the type checker honest
+    current: tuple[int, int] | None = None  # (layer, round) whose sets ever/rev hold
+    ever = rev = np.zeros(0, dtype=np.uint8)
+    for li, s, z in _stream.stream_sets(run, keys, snapshots=snaps):
+        if z is None:  # cannot happen without alignment; keeps the type checker honest
             continue
         if s in bounds:
-            for li, info in enumerate(run.layers):
-                k = _stream.channel_popcount(sets[li].mask, info)
-                chans[(s, li)] = (k, _stream.channel_popcount(sets[li].shed, info))
+            info = run.layers[li]
+            chans[(s, li)] = (
+                _stream.channel_popcount(z.mask, info),
+                _stream.channel_popcount(z.shed, info),
+            )
         if revivals:
-            r = round_of[s]
-            ever, rev = state.setdefault(r, ([z.shed * 0 for z in sets], [z.shed * 0 for z in sets]))
-            for li, z in enumerate(sets):
-                rev[li] |= ever[li] & ~z.shed & z.mask  # shed before, not now: revived
-                ever[li] |= z.shed
-            revived[r] = sum(_stream.popcount(x) for x in rev)
+            if current != (li, round_of[s]):  # layer-major stream: one (layer, round) at a time
+                if current is not None:
+                    revived[current[1]] += _stream.popcount(rev)
+                current = (li, round_of[s])
+                ever, rev = np.zeros_like(z.shed), np.zeros_like(z.shed)
+            rev |= ever & ~z.shed & z.mask  # shed before, kept and not shed now: revived
+            ever |= z.shed
+    if revivals and current is not None:
+        revived[current[1]] += _stream.popcount(rev)
     return chans, revived if revivals else None

@@ -36,6 +36,13 @@ ROUND_COLUMNS = [
     ("excess_dead_channels", "excess dead", num("{:.0f}")),
     ("test_acc", "test acc", num("{:.4f}")),
 ]
+GROUP_METRICS = (
+    "test_acc",
+    "effective_sparsity",
+    "cascade_ratio",
+    "control_ratio",
+    "excess_cascade_ratio",
+)
 
 
 def _control_line(s: RunSummary) -> str:
@@ -84,7 +91,10 @@ def _verdict(s: RunSummary) -> str:
 
 
 def _bad_lines(bad: Sequence[tuple[str, str]]) -> list[str]:
-    return [f"bad file {p}: {why}" for p, why in bad]
+    """One block listing every skipped file by name with its reason ([] when none)."""
+    if not bad:
+        return []
+    return [f"bad files ({len(bad)}, skipped):\n" + "\n".join(f"  {p}: {why}" for p, why in bad)]
 
 
 def analyze_text(
@@ -93,6 +103,7 @@ def analyze_text(
     rule: str = DEFAULT_RULE,
     c: float = DEFAULT_C,
     as_json: bool = False,
+    control: str | os.PathLike[str] | None = None,
 ) -> str:
     """The cascade summary of every run (one table of rounds per run), or JSON.
 
@@ -100,6 +111,8 @@ def analyze_text(
         paths: run files and/or directories of run files.
         rule, c: threshold rule and multiplier.
         as_json: return JSON (same fields) instead of tables.
+        control: a control run file to use for every pruned run (default: each run's own
+            ``control`` attribute, looked up among ``paths`` and in the run's directory).
 
     Example:
         >>> out = analyze_text([run.path])
@@ -108,7 +121,7 @@ def analyze_text(
     """
     get_rule(rule)
     check_c(c)
-    summaries, bad = summarize_runs(paths, rule=rule, c=c, revivals=True)
+    summaries, bad = summarize_runs(paths, rule=rule, c=c, revivals=True, control=control)
     if as_json:
         runs = []
         for s in summaries:
@@ -153,7 +166,7 @@ def compare_text(
 
     Example:
         >>> out = compare_text([run_dir], by=["prune.method"])
-        >>> "Welch" in out
+        >>> "C_excess [95% CI]" in out
         True
     """
     get_rule(rule)
@@ -164,8 +177,7 @@ def compare_text(
     rows = []
     for gi, key in enumerate(cmp.groups):
         row: dict[str, Any] = dict(zip(cmp.by, key, strict=True))
-        for m in ("test_acc", "effective_sparsity", "cascade_ratio", "control_ratio",
-                  "excess_cascade_ratio"):  # fmt: skip
+        for m in GROUP_METRICS:
             st = cmp.stat(key, m)
             row[m] = (st.mean, st.ci_low, st.ci_high)
         row["n"] = cmp.stat(key, "test_acc").n
@@ -186,10 +198,15 @@ def compare_text(
         out.append(f"{' / '.join(key)}: {cmp.attributions[gi].verdict}")
     if cmp.tests:
         tests = [
-            {"metric": t.metric, "a": " / ".join(t.a), "b": " / ".join(t.b),
-             "welch": t.test.welch_p, "mw": t.test.mannwhitney_p}
+            {
+                "metric": t.metric,
+                "a": " / ".join(t.a),
+                "b": " / ".join(t.b),
+                "welch": t.test.welch_p,
+                "mw": t.test.mannwhitney_p,
+            }
             for t in cmp.tests
-        ]  # fmt: skip
+        ]
         out.append(
             "tests between groups (two-sided; Welch t-test = unequal variances, "
             "Mann-Whitney U = rank test):"
@@ -197,9 +214,14 @@ def compare_text(
         out.append(
             format_table(
                 tests,
-                [("metric", "metric", text), ("a", "group a", text), ("b", "group b", text),
-                 ("welch", "Welch p", num("{:.4f}")), ("mw", "Mann-Whitney p", num("{:.4f}"))],
-            )  # fmt: skip
+                [
+                    ("metric", "metric", text),
+                    ("a", "group a", text),
+                    ("b", "group b", text),
+                    ("welch", "Welch p", num("{:.4f}")),
+                    ("mw", "Mann-Whitney p", num("{:.4f}")),
+                ],
+            )
         )
     out.extend(_bad_lines(cmp.bad))
     return "\n\n".join(out)

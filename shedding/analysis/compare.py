@@ -1,8 +1,8 @@
 """Compare many runs: one summary per run, grouped by config keys, with seeds pooled.
 
-Each run is summarised at one threshold (raw cascade ratio, shed fraction, effective
-sparsity, accuracy, and the control/excess figures when its control run is found).
-Runs are grouped by dotted config keys (``prune.method``, ``retrain.protocol``); per
+Each run is summarised at one threshold (:mod:`.summary`: raw cascade ratio, shed
+fraction, effective sparsity, accuracy, and the control/excess figures when its control
+run is found). Runs are grouped by dotted config keys (``prune.method``, ``retrain.protocol``); per
 group and metric the mean and a 95% bootstrap interval over the runs (seeds) are given,
 and every pair of groups is tested with Welch's t-test and the Mann-Whitney U test.
 Files that cannot be read or analysed are reported as ``(path, reason)``.
@@ -12,28 +12,38 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from shedding.analysis.cascade import RoundSummary, cascade_summary
-from shedding.analysis.controls import Attribution, ExcessRound, attribution, excess_summary
-from shedding.analysis.runs import (
-    BAD_FILE_ERRORS,
-    PathsOrDir,
-    describe_error,
-    find_control,
-    load_runs,
-)
+from shedding.analysis.controls import Attribution, attribution
+from shedding.analysis.runs import PathsOrDir
 from shedding.analysis.shed import _jsonable
 from shedding.analysis.stats import GroupTest, MeanCI, group_test, mean_ci
+from shedding.analysis.summary import (
+    RunSummary,
+    flatten_config,
+    summarize_loaded,
+    summarize_run,
+    summarize_runs,
+)
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
 from shedding.errors import ConfigError
 
-if TYPE_CHECKING:
-    from tracking.reader import Run
+__all__ = [
+    "METRICS",
+    "Comparison",
+    "GroupPairTest",
+    "GroupStat",
+    "RunSummary",
+    "compare",
+    "compare_summaries",
+    "flatten_config",
+    "group_key",
+    "summarize_loaded",
+    "summarize_run",
+    "summarize_runs",
+]
 
 METRICS = (
     "test_acc",
@@ -46,157 +56,6 @@ METRICS = (
     "excess_dead_channels",
 )
 TEST_METRICS = ("test_acc", "effective_sparsity", "cascade_ratio", "excess_cascade_ratio")
-NAN = float("nan")
-
-
-def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config dict to dotted keys.
-
-    Example:
-        >>> flatten_config({"prune": {"method": "gmp"}, "seed": 0})
-        {'prune.method': 'gmp', 'seed': 0}
-    """
-    out: dict[str, Any] = {}
-    for k, v in config.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten_config(v, f"{key}."))
-        else:
-            out[key] = v
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class RunSummary:
-    """One run at one threshold. Totals over rounds: ``cascade_ratio`` = sum of
-    (shed_end - shed_at_prune) / sum of pruned (one-shot: round 1's C); the control
-    figures likewise; NaN when undefined (no round, no control).
-
-    ``role``: "pruned", "control" (rounds but nothing pruned) or "dense" (no round).
-    """
-
-    path: str
-    run_id: str
-    role: str
-    status: str
-    config: dict[str, Any]
-    n_snapshots: int
-    n_rounds: int
-    method: str
-    test_acc: float
-    sparsity: float
-    effective_sparsity: float
-    shed_fraction: float
-    pruned: int
-    cascade_ratio: float
-    dead_channels: int
-    n_channels: int
-    control_id: str
-    control_found: bool
-    control_ratio: float
-    excess_cascade_ratio: float
-    control_shed_fraction: float
-    excess_shed_fraction: float
-    excess_dead_channels: float
-    rounds: tuple[RoundSummary, ...] = field(default=())
-    excess: tuple[ExcessRound, ...] = field(default=())
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict, rounds and excess rounds included."""
-        out = {k: _jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
-        out["rounds"] = [r.to_dict() for r in self.rounds]
-        out["excess"] = [x.to_dict() for x in self.excess]
-        return out
-
-
-def summarize_run(
-    run: Run,
-    *,
-    rule: str = DEFAULT_RULE,
-    c: float = DEFAULT_C,
-    control: Run | None = None,
-    revivals: bool = False,
-) -> RunSummary:
-    """Summarise one run (and its excess over ``control`` when given).
-
-    ``revivals=True`` also counts revived weights per round (streams the magnitudes).
-
-    Example:
-        >>> s = summarize_run(run, control=control)
-        >>> s.role, s.control_found
-        ('pruned', True)
-    """
-    rounds = cascade_summary(run, rule=rule, c=c, revivals=revivals)
-    excess = excess_summary(run, control, rule=rule, c=c) if control is not None else []
-    pruned = sum(r.pruned for r in rounds)
-    delta = sum(r.shed_end - r.shed_at_prune for r in rounds)
-    c_delta = sum(x.control_shed_end - x.control_shed_at_prune for x in excess)
-    last, xl = (rounds[-1] if rounds else None), (excess[-1] if excess else None)
-    role = "dense" if not rounds else ("control" if pruned == 0 else "pruned")
-    acc = run.metrics.get("test_acc", np.array([]))
-    acc = acc[np.isfinite(acc)]
-    ratio = (lambda num: num / pruned if pruned > 0 and excess else NAN)  # noqa: E731
-    return RunSummary(
-        path=str(run.path),
-        run_id=run.run_id,
-        role=role,
-        status=run.status,
-        config=flatten_config(run.config),
-        n_snapshots=len(run),
-        n_rounds=len(rounds),
-        method=last.method if last else "",
-        test_acc=float(acc[-1]) if len(acc) else NAN,
-        sparsity=last.sparsity if last else NAN,
-        effective_sparsity=last.effective_sparsity if last else NAN,
-        shed_fraction=last.shed_fraction_end if last else NAN,
-        pruned=pruned,
-        cascade_ratio=delta / pruned if pruned > 0 else NAN,
-        dead_channels=last.dead_channels_end if last else 0,
-        n_channels=last.n_channels if last else 0,
-        control_id=run.control,
-        control_found=control is not None,
-        control_ratio=ratio(c_delta),
-        excess_cascade_ratio=ratio(delta - c_delta),
-        control_shed_fraction=xl.control_shed_fraction_end if xl else NAN,
-        excess_shed_fraction=xl.excess_shed_fraction_end if xl else NAN,
-        excess_dead_channels=xl.excess_dead_channels if xl else NAN,
-        rounds=tuple(rounds),
-        excess=tuple(excess),
-    )
-
-
-def summarize_runs(
-    paths_or_dir: PathsOrDir,
-    *,
-    rule: str = DEFAULT_RULE,
-    c: float = DEFAULT_C,
-    revivals: bool = False,
-) -> tuple[list[RunSummary], list[tuple[str, str]]]:
-    """Summaries of every readable run (controls looked up among them, then in each run's
-    directory) and the bad files as ``(path, reason)``.
-
-    Example:
-        >>> summaries, bad = summarize_runs(run_dir)
-        >>> all(isinstance(reason, str) for _, reason in bad)
-        True
-    """
-    out: list[RunSummary] = []
-    with load_runs(paths_or_dir) as rs:
-        bad = list(rs.bad)
-        for run in rs.runs:
-            opened = None
-            try:
-                control, was_opened = find_control(run, among=rs.runs)
-                opened = control if was_opened else None
-                out.append(
-                    summarize_run(run, rule=rule, c=c, control=control, revivals=revivals)
-                )
-            except BAD_FILE_ERRORS as e:
-                bad.append((str(run.path), describe_error(e)))
-            finally:
-                if opened is not None:
-                    opened.close()
-    return out, bad
 
 
 def group_key(summary: RunSummary, by: Sequence[str]) -> tuple[str, ...]:
@@ -268,14 +127,15 @@ class Comparison:
         return rows
 
     def frontier(self) -> list[dict[str, Any]]:
-        """Accuracy vs sparsity and vs effective sparsity: one point per run and round."""
+        """Accuracy vs sparsity and vs effective sparsity: one point per run and round;
+        control runs (nothing pruned) form the group "controls", a reference at sparsity 0."""
         pts = []
         for s in self.runs:
-            key = group_key(s, self.by)
+            group = " / ".join(group_key(s, self.by)) if s.role == "pruned" else "controls"
             for r in s.rounds:
                 pts.append(
                     {
-                        "group": " / ".join(key),
+                        "group": group,
                         "run_id": s.run_id,
                         "round": r.round,
                         "sparsity": r.sparsity,
@@ -333,6 +193,34 @@ def compare(
         ('prune.method',)
     """
     summaries, bad = summarize_runs(paths_or_dir, rule=rule, c=c)
+    return compare_summaries(
+        summaries,
+        bad,
+        by=by,
+        rule=rule,
+        c=c,
+        include_controls=include_controls,
+        test_metrics=test_metrics,
+    )
+
+
+def compare_summaries(
+    summaries: Sequence[RunSummary],
+    bad: Sequence[tuple[str, str]] = (),
+    *,
+    by: Sequence[str] = ("prune.method", "retrain.protocol"),
+    rule: str = DEFAULT_RULE,
+    c: float = DEFAULT_C,
+    include_controls: bool = False,
+    test_metrics: Sequence[str] = TEST_METRICS,
+) -> Comparison:
+    """:func:`compare` on summaries already made (``rule`` and ``c`` are labels here).
+
+    Example:
+        >>> cmp = compare_summaries([summarize_run(run)], by=["seed"])
+        >>> len(cmp.groups)
+        1
+    """
     by = tuple(by)
     known = set().union(*(s.config for s in summaries)) if summaries else set()
     unknown = [k for k in by if k not in known]
@@ -353,7 +241,10 @@ def compare(
     )
     tests = tuple(
         GroupPairTest(
-            m, a, b, group_test([getattr(s, m) for s in groups[a]], [getattr(s, m) for s in groups[b]])
+            m,
+            a,
+            b,
+            group_test([getattr(s, m) for s in groups[a]], [getattr(s, m) for s in groups[b]]),
         )
         for m in test_metrics
         for a, b in itertools.combinations(keys, 2)

@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shedding.analysis import _cache
 from shedding.analysis.cascade import cascade_summary, dead_channels
 from shedding.analysis.shed import ShedCurve, _jsonable, shed_curve
 from shedding.analysis.stats import MeanCI, mean_ci
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
+from shedding.errors import DataError
 
 if TYPE_CHECKING:
     from tracking.reader import Run
@@ -86,6 +88,21 @@ class ExcessCurve:
         }
 
 
+def check_pair(run: Run, control: Run) -> None:
+    """Raises DataError unless ``control`` records the same layers (names and shapes).
+
+    Example:
+        >>> check_pair(run, control)
+    """
+    mine = [(i.name, tuple(i.shape)) for i in run.layers]
+    theirs = [(i.name, tuple(i.shape)) for i in control.layers]
+    if mine != theirs:
+        raise DataError(
+            f"control {control.path} records different layers than {run.path}; a control "
+            "is the same network retrained without pruning: pass the matching control run"
+        )
+
+
 def excess_curve(
     run: Run, control: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C, per: str = "global"
 ) -> ExcessCurve:
@@ -96,6 +113,7 @@ def excess_curve(
         >>> ex.excess_fraction.shape == (len(run), 1)
         True
     """
+    check_pair(run, control)
     pruned = shed_curve(run, rule=rule, c=c, per=per)
     ctrl = shed_curve(control, rule=rule, c=c, per=per, kept_from=run)
     return ExcessCurve(run.run_id, control.run_id, pruned, ctrl)
@@ -171,12 +189,13 @@ def excess_summary(
         >>> x.excess_cascade_ratio == x.cascade_ratio - x.control_ratio
         True
     """
+    check_pair(run, control)
     raw = cascade_summary(run, rule=rule, c=c, revivals=False)
     pc = shed_curve(run, rule=rule, c=c, per="channel")
     cc = shed_curve(control, rule=rule, c=c, per="channel", kept_from=run)
     pl, cl = pc.aggregate("layer"), cc.aggregate("layer")
-    gam_p = {i.name: run.stats(i.name).bn_gamma for i in run.layers}
-    gam_c = {i.name: control.stats(i.name).bn_gamma for i in control.layers}
+    gam_p = {i.name: _cache.stats(run, i.name).bn_gamma for i in run.layers}
+    gam_c = {i.name: _cache.stats(control, i.name).bn_gamma for i in control.layers}
     out = []
     for r in raw:
         s0, s1 = r.snapshot_prune, r.snapshot_end
@@ -198,7 +217,9 @@ def excess_summary(
                     pruned=lr.pruned,
                     cascade_ratio=lr.cascade_ratio,
                     control_ratio=_ratio(c1 - c0, lr.pruned),
-                    excess_cascade_ratio=_ratio((lr.shed_end - lr.shed_at_prune) - (c1 - c0), lr.pruned),
+                    excess_cascade_ratio=_ratio(
+                        (lr.shed_end - lr.shed_at_prune) - (c1 - c0), lr.pruned
+                    ),
                     dead_channels=d_p,
                     control_dead_channels=d_c,
                     excess_dead_channels=d_p - d_c,
@@ -308,7 +329,10 @@ def attribution(
             f"not called attributable to pruning; run more seeds{note}"
         )
     else:
-        ci = f"C_excess = {exc.mean:.2f} [95% CI {exc.ci_low:.2f}, {exc.ci_high:.2f}] over {exc.n} seeds"
+        ci = (
+            f"C_excess = {exc.mean:.2f} [95% CI {exc.ci_low:.2f}, {exc.ci_high:.2f}] "
+            f"over {exc.n} seeds"
+        )
         control = (
             f"the control (same retraining, no pruning) sheds {ctl.mean:.2f} weights per pruned "
             f"weight ({frac.mean:.1%} of the same kept set) against raw C = {raw.mean:.2f}"
@@ -317,5 +341,7 @@ def attribution(
             verdict = f"attributable to pruning: {ci} lies above 1; {control}{note}"
         else:
             alone = "; retraining alone sheds as much as a cascade" if ctl.mean > 1 else ""
-            verdict = f"not attributable to pruning: {ci} does not lie above 1; {control}{alone}{note}"
+            verdict = (
+                f"not attributable to pruning: {ci} does not lie above 1; {control}{alone}{note}"
+            )
     return Attribution(n, exc.n, raw, ctl, exc, frac, attributable, verdict)

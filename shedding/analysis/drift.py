@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shedding.analysis import _stream
+from shedding.analysis import _cache, _stream
 from shedding.analysis.shed import _jsonable
 from shedding.analysis.thresholds import (
     DEFAULT_C,
@@ -124,20 +124,33 @@ def _stored(run: Run, rule: str, c: float, method: str) -> bool:
 
 def effective_sets(
     run: Run, *, rule: str, c: float, snapshots: Sequence[int], method: str = "auto"
-) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """Yields ``(s, [packed effective kept set per layer])`` (mask and not shed).
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Yields ``(layer index, s, packed effective kept set)`` (mask and not shed), layer
+    by layer, snapshots in the given (increasing) order.
 
     At the default rule and c the file's stored ``kept`` bitsets are read (no magnitudes)
     unless ``method="stream"``; any other threshold streams the magnitudes.
     """
     if _stored(run, rule, c, method):
-        for s in snapshots:
-            yield s, [_stream.packed_bits(run, i.name, s, "kept") for i in run.layers]
+        for li, info in enumerate(run.layers):
+            for block in _stream.blocks(snapshots, _stream.layer_block(info, 1) * 8):
+                for s, row in zip(
+                    block, _stream.read_rows(run, info.name, "kept", block), strict=True
+                ):
+                    yield li, s, row
         return
     keys = threshold_codes(layer_thresholds(run, rule=rule, c=c))
-    for s, sets in _stream.stream_sets(run, keys, snapshots=snapshots):
+    for li, s, sets in _stream.stream_sets(run, keys, snapshots=snapshots):
         if sets is not None:
-            yield s, [z.effective for z in sets]
+            yield li, s, sets.effective
+
+
+def sets_at(
+    run: Run, snapshot: int, *, rule: str, c: float, method: str = "auto"
+) -> list[np.ndarray]:
+    """Packed effective kept set of every layer at one snapshot, in layer order."""
+    sets = effective_sets(run, rule=rule, c=c, snapshots=[snapshot], method=method)
+    return [e for _, _, e in sets]
 
 
 def mask_drift(
@@ -169,17 +182,19 @@ def mask_drift(
     L = len(run.layers)
     arrays = {k: np.zeros((n, L), dtype=np.int64) for k in ("ip", "up", "ir", "ur")}
     stored = _stored(run, rule, c, method)
-    ref_sets = next(effective_sets(run, rule=rule, c=c, snapshots=[ref], method=method))[1]
-    prev: list[np.ndarray] | None = None
-    for s, sets in effective_sets(run, rule=rule, c=c, snapshots=range(n), method=method):
-        for li, e in enumerate(sets):
-            p = e if prev is None else prev[li]
-            arrays["ip"][s, li] = _stream.popcount(e & p)
-            arrays["up"][s, li] = _stream.popcount(e | p)
-            arrays["ir"][s, li] = _stream.popcount(e & ref_sets[li])
-            arrays["ur"][s, li] = _stream.popcount(e | ref_sets[li])
-        prev = sets
-    index = run.index
+    ref_sets = sets_at(run, ref, rule=rule, c=c, method=method)
+    prev: np.ndarray | None = None
+    last_layer = -1
+    for li, s, e in effective_sets(run, rule=rule, c=c, snapshots=range(n), method=method):
+        if li != last_layer:  # layer-major: a new layer starts at its first snapshot
+            prev, last_layer = None, li
+        p = e if prev is None else prev
+        arrays["ip"][s, li] = _stream.popcount(e & p)
+        arrays["up"][s, li] = _stream.popcount(e | p)
+        arrays["ir"][s, li] = _stream.popcount(e & ref_sets[li])
+        arrays["ur"][s, li] = _stream.popcount(e | ref_sets[li])
+        prev = e
+    index = _cache.index(run)
     return MaskDrift(
         run_id=run.run_id,
         rule=rule,

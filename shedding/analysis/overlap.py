@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shedding.analysis import _stream
-from shedding.analysis.drift import effective_sets
+from shedding.analysis import _cache, _stream
+from shedding.analysis.drift import sets_at
 from shedding.analysis.shed import _jsonable
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
 from shedding.errors import ConfigError, DataError
@@ -130,10 +130,10 @@ def gmp_overlap(run: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C) -> 
     if n_snap == 0:
         raise DataError(f"{run.path} has no committed snapshots yet; nothing to overlap")
     final = n_snap - 1
-    eff = next(effective_sets(run, rule=rule, c=c, snapshots=[final]))[1]
+    eff = sets_at(run, final, rule=rule, c=c)
     k = sum(_stream.popcount(e) for e in eff)
     n = sum(i.n_weights for i in run.layers)
-    dense = np.flatnonzero(run.index.phase == "dense")
+    dense = np.flatnonzero(_cache.index(run).phase == "dense")
     snap_dense = int(dense[-1]) if len(dense) else -1
 
     def overlap(snapshot: int) -> float:
@@ -174,7 +174,7 @@ def _kept_sets(run: Run, snapshot: int, which: str, rule: str, c: float) -> list
     if which == "mask":
         return [_stream.packed_mask(run, i.name, s) for i in run.layers]
     if which == "effective":
-        return next(effective_sets(run, rule=rule, c=c, snapshots=[s]))[1]
+        return sets_at(run, s, rule=rule, c=c)
     raise ConfigError(f"which={which!r} is not one of ['effective', 'mask']")
 
 
@@ -234,4 +234,6 @@ def run_overlap(
         >>> run_overlap(run, run, which="mask")
         1.0
     """
-    return float(overlap_matrix([a, b], snapshot=snapshot, which=which, rule=rule, c=c).jaccard[0, 1])
+    return float(
+        overlap_matrix([a, b], snapshot=snapshot, which=which, rule=rule, c=c).jaccard[0, 1]
+    )

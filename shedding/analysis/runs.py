@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shedding.errors import ConfigError, SheddingError
-from tracking.errors import TrackingError
-from tracking.reader import open_run
+from tracking import TrackingError, open_run
 
 if TYPE_CHECKING:
     from tracking.reader import Run

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shedding.analysis import _stream
+from shedding.analysis import _cache, _stream
 from shedding.analysis._align import align
 from shedding.analysis.thresholds import (
     DEFAULT_C,
@@ -209,9 +209,11 @@ def shed_curve(
             f"{' with kept_from' if kept_from is not None else ''}; use method='stream'"
         )
     use_stats = method == "stats" or (method == "auto" and stats_ok)
-    index = ref.index
-    source = np.arange(len(ref)) if kept_from is None else align(ref.index, run.index)
-    counted = _from_stats(ref, rule, gi, per) if use_stats else _from_stream(run, ref, tau, per, source)
+    index = _cache.index(ref)
+    source = np.arange(len(ref)) if kept_from is None else align(index, _cache.index(run))
+    counted = (
+        _from_stats(ref, rule, gi, per) if use_stats else _from_stream(run, ref, tau, per, source)
+    )
     kept, shed, defined = counted
     defined &= ~np.isnan(tau)[:, _layer_columns(ref, per)] & (source >= 0)[:, None]
     labels, layers, channel, n_weights = _groups(ref, "channel" if per == "channel" else "layer")
@@ -244,13 +246,16 @@ def _from_stats(run: Run, rule: str, gi: int | None, per: str) -> tuple[np.ndarr
     below = get_rule(rule).below
     kept, shed = [], []
     for info in run.layers:
-        st = run.stats(info.name)
+
+        def col(name: str, layer: str = info.name) -> np.ndarray:
+            return np.asarray(_cache.column(run, layer, name), np.int64)
+
         if per == "channel":
-            kept.append(st.channel_kept.astype(np.int64))
-            shed.append(st.channel_shed.astype(np.int64))
+            kept.append(col("channel_kept"))
+            shed.append(col("channel_shed"))
         else:
-            kept.append(st.n_kept.astype(np.int64)[:, None])
-            shed.append(getattr(st, below)[:, gi].astype(np.int64)[:, None])
+            kept.append(col("n_kept")[:, None])
+            shed.append(col(below)[:, gi][:, None])
     k, s = _hstack(run, kept), _hstack(run, shed)
     return k, np.maximum(s, 0), s >= 0  # below_gmp is -1 without a GMP threshold
 
@@ -260,25 +265,27 @@ def _from_stream(
 ) -> tuple[np.ndarray, ...]:
     """(kept, shed, defined) per layer or channel by streaming ``run``'s magnitudes."""
     cols = _layer_columns(ref, per)
-    kept = np.zeros((len(ref), len(cols)), dtype=np.int64)
+    bounds = np.searchsorted(cols, np.arange(len(ref.layers) + 1))  # layer li: [b[li], b[li+1])
+    kept = _stored_kept(ref, per)  # the kept set is ref's mask, whose counts are stored
     shed = np.zeros_like(kept)
     keys = threshold_codes(tau)
-    stream = _stream.stream_sets(
-        run, keys, snapshots=range(len(ref)), mask_run=ref, source=source
-    )
-    for s, sets in stream:
-        for li, info in enumerate(ref.layers):
-            sel = cols == li
-            mask = _stream.packed_mask(ref, info.name, s) if sets is None else sets[li].mask
-            if per == "channel":
-                kept[s, sel] = _stream.channel_popcount(mask, info)
-                if sets is not None:
-                    shed[s, sel] = _stream.channel_popcount(sets[li].shed, info)
-            else:
-                kept[s, sel] = _stream.popcount(mask)
-                if sets is not None:
-                    shed[s, sel] = _stream.popcount(sets[li].shed)
+    count = _stream.channel_popcount if per == "channel" else _layer_count
+    stream = _stream.stream_sets(run, keys, snapshots=range(len(ref)), mask_run=ref, source=source)
+    for li, s, sets in stream:
+        if sets is not None:
+            shed[s, bounds[li] : bounds[li + 1]] = count(sets.shed, ref.layers[li])
     return kept, shed, np.ones_like(kept, dtype=bool)
+
+
+def _stored_kept(run: Run, per: str) -> np.ndarray:
+    """Kept counts (S, L) or (S, sum C) from the stored ``n_kept`` / ``channel_kept``."""
+    name = "channel_kept" if per == "channel" else "n_kept"
+    cols = [np.asarray(_cache.column(run, i.name, name), np.int64) for i in run.layers]
+    return _hstack(run, [c if c.ndim == 2 else c[:, None] for c in cols])
+
+
+def _layer_count(packed: np.ndarray, info: object) -> int:
+    return _stream.popcount(packed)
 
 
 def _layer_columns(run: Run, per: str) -> np.ndarray:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import warnings
-
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 BOOTSTRAP_SEED = 0  # fixed: the same values always give the same interval
 N_BOOTSTRAP = 10_000
@@ -54,6 +52,10 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
+def _none_for_nan(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in d.items()}
+
+
 @dataclass(frozen=True)
 class MeanCI:
     """Mean of the finite values and its bootstrap interval; n = number of finite values."""
@@ -65,8 +67,7 @@ class MeanCI:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in asdict(self).items()}  # fmt: skip
+        return _none_for_nan(asdict(self))
 
 
 def mean_ci(values: Sequence[float] | np.ndarray) -> MeanCI:
@@ -96,8 +97,7 @@ class GroupTest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in asdict(self).items()}  # fmt: skip
+        return _none_for_nan(asdict(self))
 
 
 def group_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> GroupTest:
@@ -108,6 +108,8 @@ def group_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray)
         >>> t.welch_p < 0.01
         True
     """
+    from scipy import stats as sps  # slow to import (~1 s): only when a test is asked for
+
     x, y = finite(a), finite(b)
     nan = float("nan")
     if len(x) < 2 or len(y) < 2:

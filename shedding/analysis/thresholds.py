@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shedding.analysis import _cache
 from shedding.errors import ConfigError
 from shedding.registry import Registry
 
@@ -52,44 +53,53 @@ class ThresholdRule:
         name: registry name.
         grid: key of the stored c-grid in ``run.grids`` ("abs_grid", ...).
         below: name of the stored count table in ``run.stats(layer)`` ("below_abs", ...).
-        scale: maps a layer's stats to its (S,) float32 scale per snapshot (NaN = unknown).
+        column: the stats column holding the scale ("" = none, scale 1).
+        scale: maps a layer's ``LayerStats`` to its (S,) float32 scale (NaN = unknown).
         doc: one line for tables and ``--help``.
     """
 
     name: str
     grid: str
     below: str
-    scale: Callable[[object], np.ndarray]
+    column: str
+    scale: Callable[[Any], np.ndarray]
     doc: str
 
 
 THRESHOLD_RULES: Registry[ThresholdRule] = Registry("threshold rule")
 
 
-def _ones(stats: object) -> np.ndarray:
-    return np.ones(len(stats.n_kept), dtype=np.float32)  # type: ignore[attr-defined]
+def _column_scale(column: str) -> Callable[[Any], np.ndarray]:
+    def scale(stats: Any) -> np.ndarray:
+        if not column:
+            return np.ones(len(stats.n_kept), dtype=np.float32)
+        return np.asarray(getattr(stats, column), dtype=np.float32)
+
+    return scale
 
 
-THRESHOLD_RULES.add(
-    "absolute", ThresholdRule("absolute", "abs_grid", "below_abs", _ones, "tau = c")
-)
+def _rule(name: str, grid: str, below: str, column: str, doc: str) -> ThresholdRule:
+    return ThresholdRule(name, grid, below, column, _column_scale(column), doc)
+
+
+THRESHOLD_RULES.add("absolute", _rule("absolute", "abs_grid", "below_abs", "", "tau = c"))
 THRESHOLD_RULES.add(
     "layer_relative",
-    ThresholdRule(
+    _rule(
         "layer_relative",
         "rel_grid",
         "below_rel",
-        lambda s: np.asarray(s.ref_rms, dtype=np.float32),  # type: ignore[attr-defined]
+        "ref_rms",
         "tau = c * RMS of the layer's kept weights at the last prune event",
     ),
 )
 THRESHOLD_RULES.add(
     "gmp_relative",
-    ThresholdRule(
+    _rule(
         "gmp_relative",
         "gmp_grid",
         "below_gmp",
-        lambda s: np.asarray(s.gmp_threshold, dtype=np.float32),  # type: ignore[attr-defined]
+        "gmp_threshold",
         "tau = c * global magnitude threshold GMP used (or would use) at the last prune event",
     ),
 )
@@ -143,12 +153,26 @@ def threshold_codes(tau: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(t), 0, codes).astype(np.int64)
 
 
+def rule_scale(run: Run, spec: ThresholdRule, layer: str) -> np.ndarray:
+    """The (S,) float32 scale of ``spec`` for ``layer`` (ones for the absolute rule).
+
+    Example:
+        >>> rule_scale(run, get_rule("absolute"), "conv1").tolist() == [1.0] * len(run)
+        True
+    """
+    if not spec.column:
+        return np.ones(len(run), dtype=np.float32)
+    return np.asarray(_cache.column(run, layer, spec.column), dtype=np.float32)
+
+
 def grid_index(run: Run, rule: str, c: float) -> int | None:
     """Index of ``c`` on the stored grid of ``rule`` (``np.isclose``), or None if off-grid.
 
     Example:
-        >>> grid_index(run, "layer_relative", 0.01)  # doctest: +SKIP
+        >>> grid_index(run, "layer_relative", 0.01)
         8
+        >>> grid_index(run, "layer_relative", 0.0123) is None
+        True
     """
     grid = np.asarray(run.grids[get_rule(rule).grid], dtype=np.float64)
     hits = np.flatnonzero(np.isclose(grid, float(c), rtol=1e-9, atol=0.0))
@@ -162,8 +186,8 @@ def layer_thresholds(run: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C
     exactly the τ behind the stored counts.
 
     Example:
-        >>> tau = layer_thresholds(run, rule="layer_relative", c=0.01)  # doctest: +SKIP
-        >>> tau.shape == (len(run), len(run.layers))  # doctest: +SKIP
+        >>> tau = layer_thresholds(run, rule="layer_relative", c=0.01)
+        >>> tau.shape == (len(run), len(run.layers))
         True
     """
     spec = get_rule(rule)
@@ -171,5 +195,5 @@ def layer_thresholds(run: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C
     gi = grid_index(run, rule, c)
     if gi is not None:
         c = float(np.asarray(run.grids[spec.grid], dtype=np.float64)[gi])
-    cols = [tau_f32(c, spec.scale(run.stats(layer.name))) for layer in run.layers]
+    cols = [tau_f32(c, rule_scale(run, spec, layer.name)) for layer in run.layers]
     return np.stack(cols, axis=1) if cols else np.zeros((len(run), 0), dtype=np.float32)

@@ -8,6 +8,7 @@ the old one (pruned weights never revive) and is returned on the old mask's devi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 from torch import nn
@@ -84,8 +85,10 @@ def prune(
     """
     pruner = PRUNERS.get(method)
     w, m = prepare(weights, masks, amount=amount)
-    new = {n: t.clone() for n, t in m.items()} if amount == 0 else pruner(
-        w, m, amount=amount, cfg=cfg, generator=generator
+    new = (
+        {n: t.clone() for n, t in m.items()}
+        if amount == 0
+        else pruner(w, m, amount=amount, cfg=cfg, generator=generator)
     )
     for name, old in m.items():
         if new[name].shape != old.shape or bool((new[name] & ~old).any()):
@@ -131,4 +134,6 @@ def validate_prune_config(cfg: PruneConfig, model: nn.Module | None = None) -> N
     if model is not None:
         layers = prunable_layers(model, cfg)
         if cfg.method == "nm":
-            check_nm({n: tuple(mod.weight.shape) for n, mod in layers.items()}, cfg)
+            check_nm(
+                {n: tuple(cast(torch.Tensor, mod.weight).shape) for n, mod in layers.items()}, cfg
+            )

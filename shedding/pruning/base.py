@@ -50,7 +50,7 @@ def apportion(total: int, quotas: Sequence[float], caps: Sequence[int]) -> list[
     Every share is ``floor(q)`` or ``floor(q) + 1`` (so within one of its quota when the
     quotas sum to ``total``) and never above its cap; ties go to earlier entries.
     """
-    shares = [min(math.floor(q), c) for q, c in zip(quotas, caps)]
+    shares = [min(math.floor(q), c) for q, c in zip(quotas, caps, strict=True)]
     left = total - sum(shares)
     # Largest fractional remainder first; stable on index for determinism.
     order = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - math.floor(quotas[i])), i))
@@ -70,7 +70,7 @@ def layer_counts(amount: float, masks: Masks) -> dict[str, int]:
     """Per-layer removal counts for "same fraction in every layer" pruners."""
     kept = [int(m.sum()) for m in masks.values()]
     shares = apportion(global_count(amount, masks), [amount * k for k in kept], kept)
-    return dict(zip(masks, shares))
+    return dict(zip(masks, shares, strict=True))
 
 
 def remove_flat(mask: torch.Tensor, flat_idx: torch.Tensor) -> torch.Tensor:
@@ -114,4 +114,3 @@ def split(flat: torch.Tensor, like: Masks) -> Masks:
         out[name] = flat[offset : offset + t.numel()].reshape(t.shape)
         offset += t.numel()
     return out
-

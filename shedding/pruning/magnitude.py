@@ -54,10 +54,8 @@ def layerwise(
     weights (counts apportioned so the total is exact)."""
     counts = layer_counts(amount, masks)
     return {
-        n: remove_flat(m, smallest_kept(weights[n].abs(), m, counts[n]))
-        for n, m in masks.items()
+        n: remove_flat(m, smallest_kept(weights[n].abs(), m, counts[n])) for n, m in masks.items()
     }
-
 
 
 def largest_removed(weights: Masks, masks: Masks, k: int) -> float:

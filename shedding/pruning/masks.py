@@ -100,8 +100,7 @@ class MaskSet:
             new = new.to(device=old.device, dtype=torch.bool)
             if new.shape != old.shape:
                 raise ValueError(
-                    f"mask for {name!r} has shape {tuple(new.shape)}, weight has "
-                    f"{tuple(old.shape)}"
+                    f"mask for {name!r} has shape {tuple(new.shape)}, weight has {tuple(old.shape)}"
                 )
             revived = int((new & ~old).sum())
             if revived:
@@ -123,9 +122,13 @@ class MaskSet:
     @torch.no_grad()
     def mask_grads_(self) -> None:
         """grads *= mask (in place; after ``backward()``, before ``optimizer.step()``)."""
-        pairs = [(p.grad, m) for p, m in zip(self._weights, self._float_masks) if p.grad is not None]
+        pairs = [
+            (p.grad, m)
+            for p, m in zip(self._weights, self._float_masks, strict=True)
+            if p.grad is not None
+        ]
         if pairs:
-            grads, fmasks = zip(*pairs)
+            grads, fmasks = zip(*pairs, strict=True)
             torch._foreach_mul_(list(grads), list(fmasks))
 
     @torch.no_grad()

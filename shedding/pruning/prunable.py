@@ -36,8 +36,7 @@ def layer_classes(layer_types: Iterable[str]) -> tuple[type[nn.Module], ...]:
     for t in layer_types:
         if t not in LAYER_TYPES:
             raise ConfigError(
-                f"unknown prune.layer_types entry {t!r}; valid entries: "
-                f"{', '.join(LAYER_TYPES)}"
+                f"unknown prune.layer_types entry {t!r}; valid entries: {', '.join(LAYER_TYPES)}"
             )
         classes.extend(LAYER_TYPES[t])
     return tuple(classes)

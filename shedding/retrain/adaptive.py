@@ -31,16 +31,24 @@ def norm_ratio(
     Raises:
         ValueError: The two sides list different names or shapes.
     """
-    if isinstance(params_before, Mapping) and isinstance(params_after, Mapping):
-        if list(params_before) != list(params_after):
-            raise ValueError("norm_ratio: before/after name different parameters")
+    if (
+        isinstance(params_before, Mapping)
+        and isinstance(params_after, Mapping)
+        and list(params_before) != list(params_after)
+    ):
+        raise ValueError("norm_ratio: before/after name different parameters")
     before, after = _tensors(params_before), _tensors(params_after)
-    if len(before) != len(after) or any(a.shape != b.shape for a, b in zip(after, before)):
+    if len(before) != len(after) or any(
+        a.shape != b.shape for a, b in zip(after, before, strict=True)
+    ):
         raise ValueError("norm_ratio: before/after differ in parameter count or shapes")
     # Elementwise differences first: unchanged entries cancel exactly, so the pruned share
     # survives even when it is ~1e-12 of ‖θ‖² (differencing two float sums would lose it).
     sq_before = sum(float(b.double().pow(2).sum()) for b in before)
-    diff = sum(float((b.double().pow(2) - a.double().pow(2)).sum()) for a, b in zip(after, before))
+    diff = sum(
+        float((b.double().pow(2) - a.double().pow(2)).sum())
+        for a, b in zip(after, before, strict=True)
+    )
     if sq_before == 0:
         return 0.0
     return math.sqrt(abs(diff)) / math.sqrt(sq_before)

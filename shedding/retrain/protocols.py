@@ -89,7 +89,7 @@ def slr(ctx: RetrainContext) -> RetrainPlan:
     w, total = ctx.warmup_steps, _steps(ctx)
     scale = ctx.max_lr / ctx.cfg.train.lr
     compressed = Compressed(
-        ctx.core_lr, w, total - w, ctx.dense_epochs * ctx.steps_per_epoch, scale
+        ctx.core_lr, w, max(total - w, 1), ctx.dense_epochs * ctx.steps_per_epoch, scale
     )
     return RetrainPlan("slr", ctx.epochs, "final", None, Warmup(compressed, w), ctx.max_lr, w)
 
@@ -110,7 +110,12 @@ def _dense_warmup(ctx: RetrainContext) -> int:
 def scratch(ctx: RetrainContext) -> RetrainPlan:
     """The pruned architecture (mask) re-initialised and trained with the dense schedule."""
     return RetrainPlan(
-        "scratch", ctx.dense_epochs, "reinit", None, ctx.dense_lr, ctx.cfg.train.lr,
+        "scratch",
+        ctx.dense_epochs,
+        "reinit",
+        None,
+        ctx.dense_lr,
+        ctx.cfg.train.lr,
         _dense_warmup(ctx),
     )
 
@@ -119,6 +124,11 @@ def scratch(ctx: RetrainContext) -> RetrainPlan:
 def reduced(ctx: RetrainContext) -> RetrainPlan:
     """A dense net of matched parameter count (Crowley) trained from scratch, T epochs."""
     return RetrainPlan(
-        "reduced", ctx.dense_epochs, "reduced", None, ctx.dense_lr, ctx.cfg.train.lr,
+        "reduced",
+        ctx.dense_epochs,
+        "reduced",
+        None,
+        ctx.dense_lr,
+        ctx.cfg.train.lr,
         _dense_warmup(ctx),
     )

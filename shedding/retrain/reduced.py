@@ -4,8 +4,9 @@ whose prunable parameter count equals the pruned network's kept count."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
-from torch import nn
+from torch import Tensor, nn
 
 from shedding.config import PruneConfig
 from shedding.errors import ConfigError
@@ -15,7 +16,7 @@ from shedding.pruning.prunable import prunable_layers
 def prunable_count(model: nn.Module, cfg: PruneConfig | None = None) -> int:
     """Number of prunable weights of ``model`` (default: conv and linear weights)."""
     layers = prunable_layers(model, cfg or PruneConfig())
-    return sum(m.weight.numel() for m in layers.values())
+    return sum(int(cast(Tensor, m.weight).numel()) for m in layers.values())
 
 
 def match_width(

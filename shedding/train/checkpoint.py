@@ -32,7 +32,9 @@ def save_atomic(payload: dict[str, Any], path: Path) -> None:
 def load(path: Path) -> dict[str, Any]:
     """Loads a checkpoint written by :func:`save_atomic`; raises CheckpointError if unusable."""
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; run without --resume to start over")
+        raise CheckpointError(
+            f"checkpoint {path} does not exist; run without --resume to start over"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # a half-written foreign file, a torch version mismatch, ...

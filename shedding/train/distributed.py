@@ -30,6 +30,10 @@ class DistInfo:
         return self.world > 1
 
 
+#: The DistInfo of a plain single-process run.
+SINGLE_PROCESS = DistInfo()
+
+
 def init_from_env(device: torch.device) -> DistInfo:
     """Joins the process group when launched by torchrun (WORLD_SIZE > 1), else no-op."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -39,7 +43,8 @@ def init_from_env(device: torch.device) -> DistInfo:
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
     return DistInfo(
-        rank=dist.get_rank(), world=dist.get_world_size(),
+        rank=dist.get_rank(),
+        world=dist.get_world_size(),
         local_rank=int(os.environ.get("LOCAL_RANK", "0")),
     )
 

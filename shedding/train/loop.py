@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from shedding.train.callbacks import Callback, TrainContext
-from shedding.train.distributed import DistInfo, all_reduce_sum
+from shedding.train.distributed import SINGLE_PROCESS, DistInfo, all_reduce_sum
 
 
 class Batches(Protocol):
@@ -40,7 +40,7 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, batches: Batches, device: torch.device, dist_info: DistInfo = DistInfo()
+    model: nn.Module, batches: Batches, device: torch.device, dist_info: DistInfo = SINGLE_PROCESS
 ) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` over ``batches`` (key 0, epoch 0)."""
     model.eval()
@@ -69,7 +69,7 @@ def train_phase(
     data_key: int,
     masks: Any | None = None,
     start_epoch: int = 0,
-    dist_info: DistInfo = DistInfo(),
+    dist_info: DistInfo = SINGLE_PROCESS,
 ) -> None:
     """Trains ``ctx.model`` for epochs ``start_epoch .. ctx.epochs - 1`` of one phase.
 

@@ -19,8 +19,8 @@ from shedding.errors import ConfigError
 from shedding.registry import Registry
 
 #: Each entry is called as ``entry(param_groups, train, lr) -> torch.optim.Optimizer``.
-OPTIMIZERS: Registry[Callable[[list[dict[str, Any]], TrainConfig, float], torch.optim.Optimizer]]
-OPTIMIZERS = Registry("optimizer")
+OptimizerBuilder = Callable[[list[dict[str, Any]], TrainConfig, float], torch.optim.Optimizer]
+OPTIMIZERS: Registry[OptimizerBuilder] = Registry("optimizer")
 
 # Normalisation layers whose affine parameters count as "BN" for ``decay_bn_bias``.
 _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
@@ -64,7 +64,7 @@ def adam(groups: list[dict[str, Any]], train: TrainConfig, lr: float) -> torch.o
     _check_betas(train)
     _no_nesterov(train)
     return torch.optim.Adam(
-        groups, lr=lr, betas=tuple(train.betas), weight_decay=train.weight_decay
+        groups, lr=lr, betas=(train.betas[0], train.betas[1]), weight_decay=train.weight_decay
     )
 
 
@@ -74,7 +74,7 @@ def adamw(groups: list[dict[str, Any]], train: TrainConfig, lr: float) -> torch.
     _check_betas(train)
     _no_nesterov(train)
     return torch.optim.AdamW(
-        groups, lr=lr, betas=tuple(train.betas), weight_decay=train.weight_decay
+        groups, lr=lr, betas=(train.betas[0], train.betas[1]), weight_decay=train.weight_decay
     )
 
 
@@ -141,4 +141,3 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Sets the LR of every parameter group (the loop's per-step update)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
-

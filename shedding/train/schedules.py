@@ -201,18 +201,14 @@ def _validate(train: TrainConfig, steps_per_epoch: int) -> None:
         )
     if not train.gamma > 0:
         raise ConfigError(f"train.gamma={train.gamma} must be > 0 (e.g. 0.1)")
-    if any(m < 1 for m in train.milestones) or list(train.milestones) != sorted(
-        train.milestones
-    ):
+    if any(m < 1 for m in train.milestones) or list(train.milestones) != sorted(train.milestones):
         raise ConfigError(
             f"train.milestones={list(train.milestones)} must be increasing epochs >= 1, "
             "e.g. [15, 23]"
         )
 
 
-def build_schedule(
-    train: TrainConfig, steps_per_epoch: int, *, warmup: bool = True
-) -> Schedule:
+def build_schedule(train: TrainConfig, steps_per_epoch: int, *, warmup: bool = True) -> Schedule:
     """The dense phase's LR as a pure function of the 0-based step.
 
     Args:

@@ -117,9 +117,15 @@ class PlantedRun:
             per_layer[spec.name] = {"pruned": len(idx), "kept": int(flat.sum()), "rms_kept": 1.0}
         self.writer.set_reference(layer_rms={s.name: 1.0 for s in self.layers}, gmp_threshold=gmp)
         self.writer.log_event(
-            {"round": round, "epoch": epoch, "step": self.step, "method": method,
-             "gmp_threshold": gmp, "per_layer": per_layer}
-        )  # fmt: skip
+            {
+                "round": round,
+                "epoch": epoch,
+                "step": self.step,
+                "method": method,
+                "gmp_threshold": gmp,
+                "per_layer": per_layer,
+            }
+        )
 
     def metrics(self, *, epoch: float, round: int, test_acc: float) -> None:
         """Log one metrics row."""
@@ -198,4 +204,53 @@ def control_run(path: Path, *, run_id: str = "control") -> Path:
         r.snap(epoch=3, round=1, small={"conv1": [0, 1, 4, 5, 6]}, bn={"conv1": gamma})
         r.snap(epoch=4, round=1, small={"conv1": range(8), "fc": [0, 4]}, bn={"conv1": gamma})
         r.metrics(epoch=4, round=1, test_acc=0.9)
+    return path
+
+
+def simple_run(
+    path: Path,
+    *,
+    run_id: str,
+    control: str = "",
+    shed_end: int,
+    acc: float,
+    method: str = "gmp",
+    protocol: str = "lrr",
+    seed: int = 0,
+    is_control: bool = False,
+) -> Path:
+    """One-shot run: prune 8 (conv1 0..3, fc 0..3) unless ``is_control``; at the end,
+    ``shed_end`` kept fc weights (flat 4, 5, ...) are SMALL. So C = shed_end / 8, and a
+    control with ``shed_end = j`` gives C_control = j / 8 on the pruned run's kept set."""
+    cfg = config(**{"prune.method": method, "retrain.protocol": protocol, "seed": seed})
+    if is_control:
+        cfg["prune"]["sparsity"] = 0.0
+    with PlantedRun(path, run_id=run_id, control=control, cfg=cfg) as r:
+        r.snap(epoch=1, round=0)
+        pruned = {} if is_control else {"conv1": range(4), "fc": range(4)}
+        r.prune(round=1, epoch=1, pruned=pruned, method=method)
+        r.snap(epoch=1, round=1)
+        r.snap(epoch=2, round=1, small={"fc": range(4, 4 + shed_end)})
+        r.metrics(epoch=2, round=1, test_acc=acc)
+    return path
+
+
+def iterative_run(path: Path, *, run_id: str = "iter", record_dense: bool = True) -> Path:
+    """Two prune rounds of 8 weights each. Without ``record_dense`` the file has no
+    snapshot before round 1, whose pruned count then comes from N.
+
+    Round 1: at prune fc {4} shed (1); end fc {4..9} (6)        -> C1 = 5 / 8
+    Round 2 prunes conv1 4..7 and fc 4..7 (4 of them were shed); at prune fc {8, 9} (2);
+    end fc {8..15} (8) and conv1 {8..11} (4) -> 12               -> C2 = 10 / 8
+    """
+    with PlantedRun(path, run_id=run_id) as r:
+        if record_dense:
+            r.snap(epoch=1, round=0)
+        r.prune(round=1, epoch=1, pruned={"conv1": range(4), "fc": range(4)})
+        r.snap(epoch=1, round=1, small={"fc": [4]})
+        r.snap(epoch=2, round=1, small={"fc": range(4, 10)})
+        r.snap(epoch=3, round=1, small={"fc": range(4, 10)})
+        r.prune(round=2, epoch=3, pruned={"conv1": range(4, 8), "fc": range(4, 8)})
+        r.snap(epoch=3, round=2, small={"fc": [8, 9]})
+        r.snap(epoch=4, round=2, small={"fc": range(8, 16), "conv1": range(8, 12)})
     return path

@@ -63,8 +63,13 @@ def main() -> None:
                 masks=masks_dense if i == 0 else masks_pruned,
                 bn_gamma={"features.0": np.array([1.0, 0.5 - 0.25 * i], np.float32)},
             )
-            w.log_metrics(epoch=float(i), phase="dense" if i == 0 else "retrain",
-                          round=min(i, 1), train_loss=1.0 - 0.25 * i, test_acc=0.5 + 0.1 * i)  # fmt: skip
+            w.log_metrics(
+                epoch=float(i),
+                phase="dense" if i == 0 else "retrain",
+                round=min(i, 1),
+                train_loss=1.0 - 0.25 * i,
+                test_acc=0.5 + 0.1 * i,
+            )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,14 @@ def test_default_generation_is_the_published_data_set(generated):
     assert cache.is_file() and b.meta["source"] == str(cache)
 
 
+def test_pinned_arguments_are_the_packages_defaults():
+    from mnist1d.data import get_dataset_args
+
+    package = get_dataset_args(as_dict=True)
+    package.pop("url")
+    assert m1d.default_args() == package
+
+
 def test_second_load_reads_the_cache(generated, monkeypatch):
     root, first = generated
 

@@ -210,3 +210,13 @@ def test_torchvision_refusals():
         build("resnet18", shape=(1, 28, 28))
     with pytest.raises(ConfigError, match="choose the depth by name"):
         build("resnet18", depth=34)
+
+
+def test_option_a_shortcut_subsamples_and_zero_pads_both_sides():
+    from shedding.models.cifar_resnet import PadShortcut
+
+    x = torch.arange(16 * 4 * 4, dtype=torch.float32).view(1, 16, 4, 4) + 1
+    out = PadShortcut(16, 32, stride=2)(x)
+    assert out.shape == (1, 32, 2, 2)
+    assert torch.equal(out[:, 8:24], x[:, :, ::2, ::2])
+    assert not out[:, :8].any() and not out[:, 24:].any()

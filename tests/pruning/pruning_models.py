@@ -33,7 +33,6 @@ def tiny_conv() -> nn.Module:
 MODELS = {"mlp": (tiny_mlp, (20,)), "conv": (tiny_conv, (4, 24))}
 
 
-
 def build(name: str) -> nn.Module:
     """A freshly seeded tiny model."""
     torch.manual_seed(0)

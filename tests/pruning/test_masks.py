@@ -67,16 +67,21 @@ def train_pruned(
         if enforce and "mask_grads" in parts:
             masks.mask_grads_()
         opt.step()
-        raw = max(_worst(p.detach()[~masks.masks[n]])
-                  for n, p in masks.params.items())
+        raw = max(_worst(p.detach()[~masks.masks[n]]) for n, p in masks.params.items())
         if enforce and "apply" in parts:
             masks.apply_()
         return raw
 
     for k in range(5):
         step(k, enforce=False)
-    new = prune(method, masks.weights(), masks.masks, amount=0.5, cfg=cfg,
-                generator=torch.Generator().manual_seed(0))
+    new = prune(
+        method,
+        masks.weights(),
+        masks.masks,
+        amount=0.5,
+        cfg=cfg,
+        generator=torch.Generator().manual_seed(0),
+    )
     masks.update_(new)
     if "apply" in parts:
         masks.apply_()
@@ -88,8 +93,7 @@ def train_pruned(
         out["raw"] = max(out["raw"], step(k, enforce=True))
         out["weight"] = max(
             out["weight"],
-            max(_worst(p.detach()[~masks.masks[n]])
-                for n, p in masks.params.items()),
+            max(_worst(p.detach()[~masks.masks[n]]) for n, p in masks.params.items()),
         )
         out["state"] = max(out["state"], _pruned_state_max(masks, opt))
     out["kept_moved"] = min(
@@ -102,8 +106,8 @@ def train_pruned(
 
 @pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize(
-    "method", ["gmp", "layerwise", "random", "random_layerwise", "random_matched",
-               "l1_filter", "nm"]
+    "method",
+    ["gmp", "layerwise", "random", "random_layerwise", "random_matched", "l1_filter", "nm"],
 )
 def test_masks_hold_exactly_for_every_pruner_and_optimizer(method, opt_name):
     got = train_pruned("conv", method, opt_name)
@@ -140,7 +144,9 @@ def test_new_masks_must_be_subsets():
     smaller[0, :3] = False
     masks.update_({name: smaller})
     assert masks.counts()[name] == {
-        "kept": smaller.numel() - 3, "pruned": 3, "total": smaller.numel()
+        "kept": smaller.numel() - 3,
+        "pruned": 3,
+        "total": smaller.numel(),
     }
     with pytest.raises(ValueError, match=rf"new mask for '{name}' revives 3 pruned weight"):
         masks.update_({name: torch.ones_like(smaller)})

@@ -55,7 +55,7 @@ class _BnRegisteredFirst(nn.Module):
         self.convs = nn.ModuleList([nn.Conv1d(4, 8, 3), nn.Conv1d(8, 8, 3)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for conv, bn in zip(self.convs, self.bns):
+        for conv, bn in zip(self.convs, self.bns, strict=True):
             x = torch.relu(bn(conv(x)))
         return x
 
@@ -83,7 +83,7 @@ def test_validate_prune_config_before_training():
         validate_prune_config(PruneConfig(method="gnp"))
     with pytest.raises(ConfigError, match=r"removes exactly 0.5 .*prune.sparsity=0.5"):
         validate_prune_config(PruneConfig(method="nm", sparsity=0.7))
-    with pytest.raises(ConfigError, match="prune.mode='oneshot'"):
+    with pytest.raises(ConfigError, match=r"prune\.mode='oneshot'"):
         validate_prune_config(PruneConfig(method="nm", sparsity=0.5, mode="iterative"))
     validate_prune_config(PruneConfig(method="nm", sparsity=0.0))  # control run
     odd = nn.Sequential(nn.Conv1d(1, 8, 3), nn.ReLU(), nn.Conv1d(8, 8, 3))

@@ -184,8 +184,12 @@ def test_nm_keeps_the_n_largest_of_every_group(model_name, n, m):
         groups = mask.movedim(1, -1).reshape(-1, m)  # m consecutive input channels
         wg = w.movedim(1, -1).reshape(-1, m).abs()
         assert bool((groups.sum(1) == n).all())
-        assert bool((wg.masked_fill(~groups, float("inf")).min(1).values
-                     >= wg.masked_fill(groups, -1.0).max(1).values).all())
+        assert bool(
+            (
+                wg.masked_fill(~groups, float("inf")).min(1).values
+                >= wg.masked_fill(groups, -1.0).max(1).values
+            ).all()
+        )
     assert kept(new) == round(kept(masks) * n / m)
 
 

@@ -42,7 +42,7 @@ def test_sparsity_outside_unit_interval_is_rejected(bad):
 
 
 def test_bad_mode_and_rate_are_rejected():
-    with pytest.raises(ConfigError, match="prune.mode='gradual' is unknown; valid: oneshot"):
+    with pytest.raises(ConfigError, match=r"prune\.mode='gradual' is unknown; valid: oneshot"):
         round_amounts(PruneConfig(mode="gradual"))
     with pytest.raises(ConfigError, match=r"prune.rate=0.0 must be in \(0, 1\)"):
         round_amounts(PruneConfig(mode="iterative", rate=0.0))

@@ -26,7 +26,15 @@ def plan(protocol: str, *, s: float = 0.5, d: float = 0.3, train=TRAIN, **retrai
 
 def test_registry_has_every_protocol():
     assert set(PROTOCOLS.names()) == {
-        "ft", "wr", "lrr", "llr", "allr", "slr", "clr", "scratch", "reduced"
+        "ft",
+        "wr",
+        "lrr",
+        "llr",
+        "allr",
+        "slr",
+        "clr",
+        "scratch",
+        "reduced",
     }
 
 
@@ -74,7 +82,10 @@ def test_wr_rewinds_weights_and_schedule():
 @pytest.mark.parametrize(
     "retrain,match",
     [
-        ({"rewind_epoch": -1}, r"wr rewinds to epoch -1, outside the dense run \[0, train.epochs=30\]"),
+        (
+            {"rewind_epoch": -1},
+            r"wr rewinds to epoch -1, outside the dense run \[0, train.epochs=30\]",
+        ),
         ({"rewind_epoch": 31}, "wr rewinds to epoch 31"),
         ({"epochs": 40}, "wr rewinds to epoch -10"),
         ({"rewind_fraction": 1.5}, r"retrain.rewind_fraction=1.5 must be in \[0, 1\]"),
@@ -174,3 +185,9 @@ def test_scratch_and_reduced_train_with_the_full_dense_schedule(protocol, init):
 def test_bad_retrain_settings(protocol, retrain, match):
     with pytest.raises(ConfigError, match=match):
         plan(protocol, **retrain)
+
+
+def test_no_warmup_when_the_fraction_is_zero():
+    p = plan("llr", warmup_fraction=0.0)
+    assert p.warmup_steps == 0 and p.lr(0) == pytest.approx(0.1)
+    assert p.lr(R * SPE // 2) == pytest.approx(0.05)

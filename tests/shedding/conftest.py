@@ -1,4 +1,4 @@
-"""Tiny real experiments: MNIST-1D subsets, a narrow ResNet-1D, a few epochs."""
+"""Fixtures for the experiment tests."""
 
 from __future__ import annotations
 
@@ -6,29 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from shedding.config import ExperimentConfig, dumps_toml, load_config
-
-TINY = [
-    "name=tiny",
-    "data.subset_train=512",
-    "data.subset_test=256",
-    "data.batch_size=64",
-    "model.width=0.25",
-    "train.epochs=3",
-    "train.milestones=[2]",
-    "retrain.epochs=2",
-    "record.sample_per_layer=16",
-]
-
-
-def tiny_config(*overrides: str) -> ExperimentConfig:
-    return load_config("mnist1d-demo", [*TINY, *overrides])
-
-
-def write_config(cfg: ExperimentConfig, path: Path) -> Path:
-    path.write_text(dumps_toml(cfg))
-    return path
 
 
 @pytest.fixture(scope="session")

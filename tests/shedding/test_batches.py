@@ -10,7 +10,7 @@ def test_epoch_order_is_a_pure_function_of_seed_key_epoch():
     again = [yb.tolist() for _, yb in TensorBatches(x, y, 16, seed=3).epoch(1, 4)]
     other = [yb.tolist() for _, yb in b.epoch(1, 5)]
     assert first == again and first != other
-    assert sorted(sum(first, [])) == list(range(100)) and len(b) == 7
+    assert sorted(i for b in first for i in b) == list(range(100)) and len(b) == 7
 
 
 def test_ranks_partition_each_batch():

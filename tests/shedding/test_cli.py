@@ -27,7 +27,9 @@ def test_every_command_has_an_example_in_its_help(capsys):
 
 
 def test_top_level_help_lists_examples():
-    out = subprocess.run([sys.executable, "-m", "shedding", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "shedding", "--help"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "examples:" in out.stdout and "shedding run" in out.stdout
 
 
@@ -36,15 +38,29 @@ def test_top_level_help_lists_examples():
     [
         (["config", "--set", "train.lrr=1"], "unknown config key 'train.lrr'"),
         (["config", "no-such-preset"], "neither a config file nor a preset"),
-        (["run", "mnist1d-demo", "--set", "prune.method=magic", "--quiet"], "unknown pruner 'magic'"),
+        (
+            ["run", "mnist1d-demo", "--set", "prune.method=magic", "--quiet"],
+            "unknown pruner 'magic'",
+        ),
         (["run", "mnist1d-demo", "--set", "prune.sparsity=1.5", "--quiet"], "sparsity"),
-        (["run", "mnist1d-demo", "--set", "retrain.protocol=nope", "--quiet"], "unknown protocol 'nope'"),
+        (
+            ["run", "mnist1d-demo", "--set", "retrain.protocol=nope", "--quiet"],
+            "unknown protocol 'nope'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, needle, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "shedding", *argv, *(["--data-root", str(tmp_path)] if argv[0] == "run" else [])],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "shedding",
+            *argv,
+            *(["--data-root", str(tmp_path)] if argv[0] == "run" else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]

@@ -36,14 +36,16 @@ def test_hash_ignores_defaults_so_new_fields_keep_old_hashes():
 
 def test_dense_hash_ignores_pruning_and_retraining_but_not_seed():
     a = load_config("mnist1d-demo")
-    assert dense_hash(a) == dense_hash(a.replace(**{"prune.method": "random", "retrain.protocol": "ft"}))
+    assert dense_hash(a) == dense_hash(
+        a.replace(**{"prune.method": "random", "retrain.protocol": "ft"})
+    )
     assert dense_hash(a) != dense_hash(a.replace(**{"seed": 3}))
     assert dense_hash(a) != dense_hash(a.replace(**{"train.lr": 0.01}))
 
 
 def test_preset_loads_and_overrides_apply_with_types():
     assert "mnist1d-demo" in preset_names()
-    cfg = load_config("mnist1d-demo", ["train.lr=0.05", "prune.layer_types=[\"conv\"]", "seed=3"])
+    cfg = load_config("mnist1d-demo", ["train.lr=0.05", 'prune.layer_types=["conv"]', "seed=3"])
     assert cfg.train.lr == 0.05 and cfg.prune.layer_types == ("conv",) and cfg.seed == 3
 
 
@@ -55,7 +57,12 @@ def test_toml_and_yaml_files_round_trip(tmp_path):
     y = tmp_path / "c.yaml"
     y.write_text("seed: 4\ntrain:\n  lr: 0.2\n  milestones: [3, 4]\nprune:\n  method: random\n")
     got = load_config(y)
-    assert (got.seed, got.train.lr, got.train.milestones, got.prune.method) == (4, 0.2, (3, 4), "random")
+    assert (got.seed, got.train.lr, got.train.milestones, got.prune.method) == (
+        4,
+        0.2,
+        (3, 4),
+        "random",
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,7 +94,17 @@ def test_unknown_preset_lists_the_valid_ones(tmp_path):
 
 def test_to_dict_is_json_safe_and_complete():
     d = to_dict(ExperimentConfig())
-    assert set(d) == {"name", "seed", "device", "data", "model", "train", "prune", "retrain", "record"}
+    assert set(d) == {
+        "name",
+        "seed",
+        "device",
+        "data",
+        "model",
+        "train",
+        "prune",
+        "retrain",
+        "record",
+    }
     assert d["train"]["milestones"] == [15, 23]
 
 
@@ -95,3 +112,12 @@ def test_parse_override_reads_toml_values():
     assert parse_override("a.b=[1, 2]") == ("a.b", [1, 2])
     assert parse_override("a=hello") == ("a", "hello")
     assert parse_override("a=true") == ("a", True)
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_loads_and_validates(name):
+    from shedding.experiment import validate
+
+    cfg = load_config(name)
+    validate(cfg)
+    assert cfg.prune.layer_types == ("conv", "linear")  # presets say what is prunable

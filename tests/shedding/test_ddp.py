@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from tiny import tiny_config, write_config
 
 from shedding.train.distributed import DistInfo, broadcast_masks
-from tests.shedding.conftest import tiny_config, write_config
 from tracking import open_run
 
 pytestmark = pytest.mark.slow
@@ -48,9 +48,24 @@ def test_torchrun_two_processes_writes_one_complete_run(tmp_path):
     cfg_file = write_config(cfg, tmp_path / "cfg.toml")
     env = {**os.environ, "SHEDDING_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node=2", "-m", "shedding", "run", str(cfg_file),
-         "--quiet", "--data-root", str(tmp_path), "--runs-dir", str(tmp_path / "runs")],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "shedding",
+            "run",
+            str(cfg_file),
+            "--quiet",
+            "--data-root",
+            str(tmp_path),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = list((tmp_path / "runs").glob("*.h5"))

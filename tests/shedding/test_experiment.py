@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny import tiny_config
 
-from shedding.experiment import run_experiment
 from shedding.errors import CheckpointError
+from shedding.experiment import run_experiment
 from shedding.runs import control_id, run_id
-from tests.shedding.conftest import tiny_config
 from tracking import open_run
 
 
@@ -41,8 +41,12 @@ def test_dense_phase_is_cached_and_shared(data_root, tmp_path):
     a = run_experiment(tiny_config(), data_root=data_root, runs_dir=tmp_path / "a", progress=False)
     cache = sorted((data_root / "cache" / "dense").glob("*/states.pt"))
     stamp = {p: p.stat().st_mtime_ns for p in cache}
-    b = run_experiment(tiny_config("prune.method=random"), data_root=data_root,
-                       runs_dir=tmp_path / "b", progress=False)
+    b = run_experiment(
+        tiny_config("prune.method=random"),
+        data_root=data_root,
+        runs_dir=tmp_path / "b",
+        progress=False,
+    )
     assert {p: p.stat().st_mtime_ns for p in cache} == stamp  # reused, not retrained
     assert a.dense_test_acc == b.dense_test_acc
     with open_run(a.path) as ra, open_run(b.path) as rb:
@@ -57,7 +61,9 @@ def test_existing_run_needs_resume_or_overwrite(data_root, tmp_path):
         run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
     with pytest.raises(CheckpointError, match="already complete"):
         run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, resume=True, progress=False)
-    res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, overwrite=True, progress=False)
+    res = run_experiment(
+        cfg, data_root=data_root, runs_dir=tmp_path, overwrite=True, progress=False
+    )
     assert res.status == "complete"
 
 
@@ -71,7 +77,9 @@ def test_control_run_prunes_nothing_and_shares_data_order(data_root, tmp_path):
     assert res.sparsity == 0.0
 
 
-@pytest.mark.parametrize("protocol", ["ft", "wr", "lrr", "llr", "allr", "slr", "clr", "scratch", "reduced"])
+@pytest.mark.parametrize(
+    "protocol", ["ft", "wr", "lrr", "llr", "allr", "slr", "clr", "scratch", "reduced"]
+)
 def test_every_protocol_runs_end_to_end(protocol, data_root, tmp_path):
     cfg = tiny_config(f"retrain.protocol={protocol}", "prune.sparsity=0.6", "record.enabled=false")
     res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
@@ -86,18 +94,25 @@ def test_every_protocol_runs_end_to_end(protocol, data_root, tmp_path):
         assert abs((total - kept) - round(0.6 * total)) <= 1
 
 
-@pytest.mark.parametrize("method", ["gmp", "layerwise", "random", "random_layerwise",
-                                    "random_matched", "l1_filter", "nm"])
+@pytest.mark.parametrize(
+    "method",
+    ["gmp", "layerwise", "random", "random_layerwise", "random_matched", "l1_filter", "nm"],
+)
 def test_every_pruner_runs_end_to_end(method, data_root, tmp_path):
-    cfg = tiny_config(f"prune.method={method}", "record.enabled=false", "retrain.epochs=1",
-                      *(["prune.prune_first=false"] if method == "nm" else []))
+    cfg = tiny_config(
+        f"prune.method={method}",
+        "record.enabled=false",
+        "retrain.epochs=1",
+        *(["prune.prune_first=false"] if method == "nm" else []),
+    )
     res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
     assert res.status == "complete" and res.sparsity > 0.2
 
 
 def test_iterative_rounds_reach_the_target(data_root, tmp_path):
-    cfg = tiny_config("prune.mode=iterative", "prune.sparsity=0.5", "prune.rate=0.2",
-                      "retrain.epochs=1")
+    cfg = tiny_config(
+        "prune.mode=iterative", "prune.sparsity=0.5", "prune.rate=0.2", "retrain.epochs=1"
+    )
     res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
     with open_run(res.path) as run:
         assert [e["round"] for e in run.events] == [1, 2, 3, 4]

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny import tiny_config, write_config
 
 from shedding.experiment import run_experiment
-from tests.shedding.conftest import tiny_config, write_config
 from tracking import open_run
 
 pytestmark = pytest.mark.slow
@@ -24,9 +24,23 @@ pytestmark = pytest.mark.slow
 def _start(cfg_file: Path, data_root: Path, runs_dir: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "SHEDDING_THREADS": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "shedding", "run", str(cfg_file), "--quiet",
-         "--data-root", str(data_root), "--runs-dir", str(runs_dir), *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "shedding",
+            "run",
+            str(cfg_file),
+            "--quiet",
+            "--data-root",
+            str(data_root),
+            "--runs-dir",
+            str(runs_dir),
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -75,7 +89,7 @@ def test_sigkill_during_retraining_then_resume_is_bit_exact(data_root, tmp_path)
     with open_run(run_file) as run:  # the killed file opens and holds its committed snapshots
         assert len(run) >= 7 and run.status == "running"
     proc = _start(cfg_file, data_root, killed, "--resume")
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     ref = run_experiment(cfg, data_root=data_root, runs_dir=clean, progress=False)
     _assert_same_final(run_file, ref.path)
@@ -92,7 +106,7 @@ def test_sigkill_during_dense_training_then_resume_is_bit_exact(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc = _start(cfg_file, root_a, root_a / "runs", "--resume")
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     ref = run_experiment(cfg, data_root=root_b, runs_dir=root_b / "runs", progress=False)
     got = next((root_a / "runs").glob("*.h5"))

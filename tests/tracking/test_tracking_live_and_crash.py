@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.tracking import tracking_fakes as fakes
-from tracking import RecordError, RunWriter, open_run
+from tracking import DamagedRunFile, RecordError, RunWriter, open_run
 
 FAKES = Path(fakes.__file__)
 REPO = Path(__file__).resolve().parents[2]
@@ -40,10 +40,12 @@ def assert_snapshots_exact(run, stop: int) -> None:
             np.testing.assert_array_equal(run.mask(name, i), s["masks"][name])
 
 
-def test_live_reader_sees_snapshots_appear(tmp_path):
+@pytest.mark.parametrize("compression", [None, "lzf"])
+def test_live_reader_sees_snapshots_appear(tmp_path, compression):
     path = tmp_path / "live.h5"
     n = 25
-    proc = start_writer(path, n, 0.08)
+    extra = () if compression is None else ("--compression", compression)
+    proc = start_writer(path, n, 0.08, *extra)
     try:
         deadline = time.monotonic() + 60
         while not path.exists():
@@ -94,6 +96,13 @@ def test_sigkill_then_resume_without_gaps_or_duplicates(tmp_path):
         assert n >= committed and run.status == "running"
         assert_snapshots_exact(run, n)
         assert len(run.events) == 1
+    # a crashed (SWMR-flagged) file cut short is damaged, not silently retried for minutes
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    t0 = time.monotonic()
+    with pytest.raises(DamagedRunFile, match="truncated"):
+        open_run(cut)
+    assert time.monotonic() - t0 < 5
 
     # resume a little before the end (as --resume from an earlier checkpoint would)
     k = n - 2

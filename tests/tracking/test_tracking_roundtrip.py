@@ -24,7 +24,7 @@ from tracking.stats import compute_layer_snapshot
 N_SNAP = 8
 
 
-def write_fake(path, *, background: bool = True, n: int = N_SNAP) -> None:
+def write_fake(path, *, background: bool = True, n: int = N_SNAP, compression=None) -> None:
     with RunWriter(
         path,
         layers=fakes.LAYERS,
@@ -33,6 +33,7 @@ def write_fake(path, *, background: bool = True, n: int = N_SNAP) -> None:
         run_id="r1",
         control="c0",
         background=background,
+        compression=compression,
     ) as w:
         fakes.write(w, 0, n)
 
@@ -142,9 +143,13 @@ def test_iter_snapshots_streams_the_same_arrays(run_path):
             run.stats("nope")
 
 
-def test_foreground_writer_writes_identical_contents(run_path, tmp_path):
-    write_fake(tmp_path / "fg.h5", background=False)
-    with h5py.File(run_path, "r") as a, h5py.File(tmp_path / "fg.h5", "r") as b:
+@pytest.mark.parametrize(
+    "variant", [dict(background=False), dict(compression="lzf"), dict(compression="gzip")]
+)
+def test_foreground_and_compressed_writers_store_identical_contents(run_path, tmp_path, variant):
+    write_fake(tmp_path / "v.h5", **variant)
+    with h5py.File(run_path, "r") as a, h5py.File(tmp_path / "v.h5", "r") as b:
+        assert b["layers/fc/magnitude"].compression == variant.get("compression")
         for spec in fakes.LAYERS:
             for key in a["layers"][spec.name]:
                 np.testing.assert_array_equal(
@@ -162,9 +167,14 @@ def test_bytes_per_weight_per_snapshot(tmp_path):
     with RunWriter(tmp_path / "big.h5", layers=[spec], config={}) as writer:
         for i in range(n):
             writer.record(
-                step=i, epoch=i, phase="dense", round=0, lr=0.1,
-                weights={"conv": w * (1 - i / 40)}, masks={"conv": mask},
-            )  # fmt: skip
+                step=i,
+                epoch=i,
+                phase="dense",
+                round=0,
+                lr=0.1,
+                weights={"conv": w * (1 - i / 40)},
+                masks={"conv": mask},
+            )
     size = (tmp_path / "big.h5").stat().st_size
     assert size / (n * spec.n_weights) <= 2.3
 

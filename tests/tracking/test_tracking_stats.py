@@ -98,12 +98,17 @@ def test_newly_shed_and_revived_on_planted_transitions():
     w1[30:32] = 0.0
     mask0[40] = False  # pruned at t0 (a mask that revives is not a shedding transition)
     w0[40] = 0.0
-    s0 = compute_layer_snapshot(w0.reshape(8, 8), mask0.reshape(8, 8), ref_rms=1.0,
-                                gmp_threshold=None)  # fmt: skip
+    s0 = compute_layer_snapshot(
+        w0.reshape(8, 8), mask0.reshape(8, 8), ref_rms=1.0, gmp_threshold=None
+    )
     s1 = compute_layer_snapshot(
-        w1.reshape(8, 8), mask1.reshape(8, 8), ref_rms=1.0, gmp_threshold=None,
-        prev_mask=s0.mask, prev_kept=s0.kept,
-    )  # fmt: skip
+        w1.reshape(8, 8),
+        mask1.reshape(8, 8),
+        ref_rms=1.0,
+        gmp_threshold=None,
+        prev_mask=s0.mask,
+        prev_kept=s0.kept,
+    )
     assert (s1.stats.newly_shed, s1.stats.revived) == (7, 2)
     assert s1.stats.channel_shed.sum() == 3 + 7
 

@@ -1,6 +1,6 @@
 """Deterministic fake runs for the tracking tests, also runnable as a writer subprocess.
 
-    python tracking_fakes.py PATH N_SNAPSHOTS SLEEP_S [--resume-from K]
+    python tracking_fakes.py PATH N_SNAPSHOTS SLEEP_S [--resume-from K] [--compression C]
 
 writes snapshots 0..N-1 of :func:`snapshot` (printing "committed <n>" after each flush)
 and closes the file "complete". The tests kill it, read it live, and resume it.
@@ -8,6 +8,7 @@ and closes the file "complete". The tests kill it, read it live, and resume it.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -82,12 +83,23 @@ def write(writer: RunWriter, start: int, stop: int, *, sleep_s: float = 0.0, ech
 
 
 def main(argv: list[str]) -> None:
-    path, n, sleep_s = argv[0], int(argv[1]), float(argv[2])
-    resume = int(argv[4]) if len(argv) > 4 and argv[3] == "--resume-from" else None
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("n", type=int)
+    parser.add_argument("sleep_s", type=float)
+    parser.add_argument("--resume-from", type=int, default=None)
+    parser.add_argument("--compression", default=None)
+    a = parser.parse_args(argv)
     with RunWriter(
-        path, layers=LAYERS, config=CONFIG, run_id="fake", resume_from=resume, overwrite=True
+        a.path,
+        layers=LAYERS,
+        config=CONFIG,
+        run_id="fake",
+        resume_from=a.resume_from,
+        overwrite=True,
+        compression=a.compression,
     ) as w:
-        write(w, resume or 0, n, sleep_s=sleep_s, echo=lambda s: print(s, flush=True))
+        write(w, a.resume_from or 0, a.n, sleep_s=a.sleep_s, echo=lambda s: print(s, flush=True))
 
 
 if __name__ == "__main__":

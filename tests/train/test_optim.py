@@ -27,7 +27,7 @@ def test_every_optimizer_builds_and_steps(name):
     model(torch.randn(5, 2, 4)).sum().backward()
     before = [p.detach().clone() for p in model.parameters()]
     opt.step()
-    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
     set_lr(opt, 0.5)
     assert all(g["lr"] == 0.5 for g in opt.param_groups)
     assert build_optimizer(model, TrainConfig(optimizer=name), lr=0.3).param_groups[0]["lr"] == 0.3
@@ -51,7 +51,10 @@ def test_decay_bn_bias_false_exempts_bn_and_biases():
     ids = lambda ps: {id(p) for p in ps}  # noqa: E731
     assert ids(decay["params"]) == {id(model[0].weight), id(model[3].weight)}
     assert ids(no_decay["params"]) == {
-        id(model[0].bias), id(model[1].weight), id(model[1].bias), id(model[3].bias)
+        id(model[0].bias),
+        id(model[1].weight),
+        id(model[1].bias),
+        id(model[3].bias),
     }
     opt = build_optimizer(model, TrainConfig(decay_bn_bias=False, weight_decay=0.1))
     assert [g["weight_decay"] for g in opt.param_groups] == [0.1, 0.0]

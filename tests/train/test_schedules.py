@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 
@@ -44,7 +45,7 @@ def test_endpoints_and_monotone_decay(name):
     assert values[0] == pytest.approx(0.1)
     assert lr(total) == pytest.approx(end_value(name), abs=1e-12)
     assert lr(total + 1000) == pytest.approx(end_value(name), abs=1e-12)  # held after the end
-    assert all(b <= a + 1e-15 for a, b in zip(values, values[1:]))
+    assert all(b <= a + 1e-15 for a, b in itertools.pairwise(values))
     assert min(values) >= 0
     assert all(isinstance(v, float) for v in values[:3])
 
@@ -63,10 +64,10 @@ def test_warmup_length_and_continuity(name):
     w = 15  # 1.5 epochs of 10 steps
     ramp = [lr(s) for s in range(w + 1)]
     assert ramp[0] == pytest.approx(0.1 / (w + 1))  # never a wasted step at LR 0
-    assert all(b > a for a, b in zip(ramp, ramp[1:]))
+    assert all(b > a for a, b in itertools.pairwise(ramp))
     assert lr(w) == pytest.approx(0.1)
     after = [lr(s) for s in range(w, 30 * SPE)]
-    assert all(b <= a + 1e-15 for a, b in zip(after, after[1:]))
+    assert all(b <= a + 1e-15 for a, b in itertools.pairwise(after))
     assert lr(30 * SPE) == pytest.approx(end_value(name), abs=1e-12)
 
 

@@ -1,0 +1,191 @@
+"""Plotly figures of the analysis results: pure functions, data in, figure out.
+
+Used by the HTML report (and usable by the dashboard). Controls are drawn as dashed
+reference curves in the colour of their run; runs without a control are labelled so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from shedding.analysis.compare import Comparison, RunSummary
+from shedding.analysis.controls import ExcessCurve
+from shedding.analysis.overlap import GmpOverlap, OverlapMatrix
+from shedding.analysis.shed import ShedCurve
+
+PALETTE = qualitative.Plotly
+
+
+def _color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def shed_curves_figure(
+    curves: Sequence[tuple[str, ShedCurve, ExcessCurve | None]], *, title: str
+) -> go.Figure:
+    """Shed fraction vs epoch per run (solid) with its control on the same kept set
+    (dashed, same colour).
+
+    Example:
+        >>> fig = shed_curves_figure([("run", shed_curve(run), None)], title="shed")
+        >>> len(fig.data)
+        1
+    """
+    fig = go.Figure()
+    for i, (label, curve, excess) in enumerate(curves):
+        fig.add_trace(
+            go.Scatter(
+                x=curve.epoch,
+                y=curve.shed_fraction[:, 0],
+                mode="lines+markers",
+                name=label if excess is not None else f"{label} (no control)",
+                line={"color": _color(i)},
+                legendgroup=label,
+            )
+        )
+        if excess is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=excess.control.epoch,
+                    y=excess.control.shed_fraction[:, 0],
+                    mode="lines",
+                    name=f"{label}: control on its kept set",
+                    line={"color": _color(i), "dash": "dash"},
+                    legendgroup=label,
+                )
+            )
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="shed fraction of kept")
+    return fig
+
+
+def cascade_ratio_figure(summaries: Sequence[RunSummary]) -> go.Figure:
+    """Raw cascade ratio, control ratio and excess ratio per pruned run; C = 1 marked.
+
+    Example:
+        >>> len(cascade_ratio_figure([summarize_run(run)]).data)
+        3
+    """
+    runs = [s for s in summaries if s.role == "pruned"]
+    names = [s.run_id + ("" if s.control_found else " (no control)") for s in runs]
+    fig = go.Figure()
+    for field, label in (
+        ("cascade_ratio", "C raw"),
+        ("control_ratio", "C control"),
+        ("excess_cascade_ratio", "C excess"),
+    ):
+        fig.add_trace(go.Bar(x=names, y=[getattr(s, field) for s in runs], name=label))
+    fig.add_hline(y=1.0, line_dash="dot", annotation_text="C = 1")
+    fig.update_layout(barmode="group", title="Cascade ratio per run (raw, control, excess)")
+    return fig
+
+
+def group_bars_figure(cmp: Comparison, metrics: Sequence[str], *, title: str) -> go.Figure:
+    """Mean with 95% bootstrap interval of each metric per group (e.g. random vs GMP).
+
+    Example:
+        >>> cmp = compare_summaries([summarize_run(run)], by=["prune.method"])
+        >>> len(group_bars_figure(cmp, ["cascade_ratio"], title="t").data)
+        1
+    """
+    fig = go.Figure()
+    labels = [" / ".join(k) for k in cmp.groups]
+    for m in metrics:
+        st = [cmp.stat(k, m) for k in cmp.groups]
+        mean = np.array([s.mean for s in st])
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=mean,
+                name=m,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": np.array([s.ci_high for s in st]) - mean,
+                    "arrayminus": mean - np.array([s.ci_low for s in st]),
+                },
+                text=[f"n={s.n}" for s in st],
+            )
+        )
+    fig.update_layout(barmode="group", title=title, xaxis_title=", ".join(cmp.by))
+    return fig
+
+
+def frontier_figure(cmp: Comparison) -> go.Figure:
+    """Test accuracy vs sparsity (left) and vs effective sparsity (right), per group.
+
+    Example:
+        >>> cmp = compare_summaries([summarize_run(run)], by=["prune.method"])
+        >>> len(frontier_figure(cmp).data)
+        2
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("vs sparsity", "vs effective sparsity"))
+    pts = cmp.frontier()
+    for i, group in enumerate(dict.fromkeys(p["group"] for p in pts)):
+        mine = [p for p in pts if p["group"] == group]
+        for col, x in ((1, "sparsity"), (2, "effective_sparsity")):
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[x] for p in mine],
+                    y=[p["test_acc"] for p in mine],
+                    mode="markers",
+                    name=group,
+                    legendgroup=group,
+                    showlegend=col == 1,
+                    marker={"color": _color(i)},
+                    text=[f"{p['run_id']} round {p['round']}" for p in mine],
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_layout(title="Accuracy frontier", yaxis_title="test accuracy")
+    return fig
+
+
+def overlap_figure(matrix: OverlapMatrix, *, title: str) -> go.Figure:
+    """Heatmap of pairwise Jaccard similarities.
+
+    Example:
+        >>> len(overlap_figure(overlap_matrix([run, run]), title="t").data)
+        1
+    """
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.jaccard,
+            x=list(matrix.labels),
+            y=list(matrix.labels),
+            zmin=0,
+            zmax=1,
+            colorscale="Viridis",
+            text=np.round(matrix.jaccard, 3),
+            texttemplate="%{text}",
+        )
+    )
+    fig.update_layout(title=title)
+    return fig
+
+
+def gmp_overlap_figure(overlaps: Sequence[GmpOverlap]) -> go.Figure:
+    """Jaccard of each run's final effective kept set with GMP (dense / final weights).
+
+    Example:
+        >>> len(gmp_overlap_figure([gmp_overlap(run)]).data)
+        2
+    """
+    names = [o.run_id for o in overlaps]
+    fig = go.Figure(
+        [
+            go.Bar(x=names, y=[o.jaccard_dense for o in overlaps], name="GMP on dense weights"),
+            go.Bar(x=names, y=[o.jaccard_final for o in overlaps], name="GMP on final weights"),
+        ]
+    )
+    fig.update_layout(
+        barmode="group",
+        title="Overlap of the final effective kept set with GMP at the same sparsity",
+        yaxis={"title": "Jaccard", "range": [0, 1]},
+    )
+    return fig

@@ -1,0 +1,172 @@
+"""Callback logic, called as plain functions with a real store over real run files."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from conftest import make_runs, rid_of
+from dash.exceptions import PreventUpdate
+from dashboard_synth import Synth, write_snapshots
+
+from dashboard import data
+from dashboard.app import create_app, render_page
+from dashboard.views import compare, run, runs
+from dashboard.views.common import value_label
+from tracking import RunWriter
+
+
+def _settle(store, fn, *, timeout=20.0):
+    """Calls ``fn`` until it stops returning a pending background state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = fn()
+        if "computing" not in repr(out) and "pending" not in repr(out) or time.monotonic() > deadline:
+            return out
+        time.sleep(0.05)
+
+
+def test_runs_table_lists_runs_and_bad_files(store):
+    rows, bad = _settle(store, lambda: runs.runs_table(store))
+    by = {r["run"].split("]")[0][1:]: r for r in rows}
+    assert set(by) == {"ctl_s0", "ctl_s1", "gmp_s0", "gmp_s1", "sub/rand_s0"}
+    g = by["gmp_s0"]
+    assert (g["status"], g["pruner"], g["protocol"], g["sparsity"], g["seed"]) == ("complete", "gmp", "lrr", 0.2, 0)
+    assert g["run"].endswith(f"(/run/{g['id']})") and g["cascade_ratio"] > 1
+    # the excess over the control is smaller than the raw ratio, and says so
+    assert g["control"] == "yes" and 0 < g["excess_ratio"] < g["cascade_ratio"]
+    assert by["sub/rand_s0"]["control"] == "no control" and by["sub/rand_s0"]["excess_ratio"] is None
+    assert by["ctl_s0"]["control"] == "is a control" and by["ctl_s0"]["cascade_ratio"] is None
+    text = repr(bad)
+    assert "junk.h5" in text and "NotARunFile" in text and "cut.h5" in text and "truncated" in text
+
+
+def test_runs_version_changes_only_with_files(store, runs_dir):
+    v = runs.runs_version(store, None)
+    with pytest.raises(PreventUpdate):
+        runs.runs_version(store, v)
+
+
+def test_compare_href():
+    assert runs.compare_href(None) == "/compare"
+    assert runs.compare_href(["a", "b"]) == "/compare?runs=a%2Cb"
+
+
+def test_run_page_panels(store):
+    rid = rid_of(store, "gmp_s0")
+    assert "gmp_s0" in repr(run.header(store, rid))
+    assert "control run" in repr(run.header(store, rid))
+    summary = _settle(store, lambda: run.summary(store, rid))
+    assert "C excess" in repr(summary) and "1.355" in repr(summary)
+    fig = run.metrics(store, rid)
+    assert {t.name for t in fig.data} >= {"test_acc", "lr"}
+    for layer in (data.ALL, "fc"):
+        assert run.flow(store, rid, layer).data[0].name == "newly shed"
+    assert run.hist(store, rid, "fc", "layer_relative", 8).data[0].type == "heatmap"
+    assert run.channels(store, rid, "block.0.conv").data[0].type == "heatmap"
+    traj = run.trajectories(store, rid, "fc", "absolute", 16)
+    assert any(t.name.startswith("pruned") for t in traj.data)
+
+
+def test_shed_figure_follows_threshold_and_shows_the_control(store):
+    rid = rid_of(store, "gmp_s0")
+    _settle(store, lambda: run.poll(store, rid, None))
+    low = run.shed(store, rid, "layer_relative", 4, data.ALL)
+    high = run.shed(store, rid, "layer_relative", 12, data.ALL)
+    y_low, y_high = np.asarray(low.data[0].y), np.asarray(high.data[0].y)
+    assert (y_high >= y_low).all() and (y_high > y_low).any()  # a higher τ sheds more
+    assert [t.name for t in low.data] == ["this run", "control, on this run's kept set"]
+    assert "1e-04" in value_label("layer_relative", 0) or "0.0001" in value_label("layer_relative", 0)
+    no_ctl = run.shed(store, rid_of(store, "rand_s0"), "layer_relative", 8, data.ALL)
+    assert "no control" in no_ctl.layout.title.text and len(no_ctl.data) == 1
+
+
+def test_poll_prevents_update_when_nothing_changed(store):
+    rid = rid_of(store, "gmp_s0")
+    v = _settle(store, lambda: run.poll(store, rid, None))
+    assert v[:3] == [9, 8, "complete"] and v[3] == "done"
+    with pytest.raises(PreventUpdate):
+        run.poll(store, rid, v)
+
+
+def test_live_run_gains_a_snapshot(tmp_path):
+    p = Synth(run_id="live")
+    w = RunWriter(tmp_path / "live.h5", layers=list(p.layers), config=p.config(), run_id="live",
+                  background=False)  # fmt: skip
+    app = create_app(tmp_path)
+    store = app.server.extensions["cascade_shedding"]
+    try:
+        write_snapshots(w, p, stop=3)
+        rid = rid_of(store, "live")
+        v1 = run.poll(store, rid, None)
+        assert v1[0] == 3 and v1[2] == "running"
+        assert len(run.shed(store, rid, "absolute", 16, data.ALL).data[0].x) == 3
+        write_snapshots(w, p, start=3, stop=5)
+        v2 = run.poll(store, rid, v1)
+        assert v2[0] == 5
+        assert len(run.shed(store, rid, "absolute", 16, data.ALL).data[0].x) == 5
+        rows, _ = runs.runs_table(store)
+        assert rows[0]["status"] == "running" and rows[0]["snapshots"] == 5
+    finally:
+        w.close()
+        store.close()
+
+
+def test_compare_page(store):
+    ids = [rid_of(store, s) for s in ("gmp_s0", "gmp_s1", "ctl_s0", "rand_s0")]
+    groups = compare.groups(store, ids, by_seed=True)
+    sizes = sorted(len(m) for _, m in groups)
+    assert sizes == [1, 1, 2]  # the two GMP seeds form one group
+    _settle(store, lambda: compare.poll(store, ids, None))
+    fig = compare.shed(store, ids, "layer_relative", 8, "seeds")
+    names = [t.name for t in fig.data if t.name]
+    assert any("(n=2)" in n for n in names) and any("control" in n for n in names)
+    each = compare.shed(store, ids, "layer_relative", 8, "runs")
+    assert not any("(n=" in (t.name or "") for t in each.data)
+    acc = compare.accuracy(store, ids, "seeds")
+    assert acc.layout.yaxis.title.text == "test accuracy"
+    top, marks, value = compare.snapshot_range(store, ids, None)
+    assert top == 8 and value == 8 and 0 in marks
+    ov = compare.overlap(store, ids, 8, "layer_relative", 8)
+    m = np.asarray(ov.data[0].z, float)
+    np.testing.assert_allclose(np.diag(m), 1.0)
+    np.testing.assert_allclose(m, m.T)
+    assert (m < 1).any()
+    one = compare.overlap(store, ids[:1], 8, "layer_relative", 8)
+    assert "at least two" in one.layout.annotations[0].text
+
+
+def test_compare_selection_from_url_ignores_unknown_ids(store):
+    rid = rid_of(store, "gmp_s0")
+    page = compare.layout(store, f"?runs={rid},../../etc/passwd,nope")
+    assert repr(page).count(rid) >= 1 and "passwd" not in repr(page)
+    assert compare.selected_from_search("?runs=a,b&runs=c") == ["a", "b", "c"]
+
+
+def test_render_page_routes(store):
+    assert "runs-table" in repr(render_page(store, "/", ""))
+    assert "run-shed" in repr(render_page(store, f"/run/{rid_of(store, 'gmp_s0')}", ""))
+    assert "cmp-runs" in repr(render_page(store, "/compare", "?runs="))
+    assert "Not found" in repr(render_page(store, "/nope", ""))
+    assert "Run not available" in repr(render_page(store, "/run/0123456789abcdef0123", ""))
+
+
+def test_damaged_file_panels_show_the_reason(tmp_path):
+    root = make_runs(tmp_path, {"a.h5": Synth(run_id="a")}, bad=False)
+    app = create_app(root)
+    store = app.server.extensions["cascade_shedding"]
+    try:
+        rid = rid_of(store, "a")
+        assert run.metrics(store, rid).data
+        data_bytes = (root / "a.h5").read_bytes()
+        (root / "a.h5").write_bytes(data_bytes[: len(data_bytes) // 3])  # cut while shown
+        store.catalog.scan()
+        fig = run.metrics(store, rid)  # the open handle may still serve; a reopen must fail cleanly
+        fig2 = run.shed(store, "0" * 20, "layer_relative", 8, data.ALL)
+        assert "cannot show this" in fig2.layout.annotations[0].text
+        assert fig is not None
+        page = render_page(store, f"/run/{rid}", "")
+        assert page is not None
+    finally:
+        store.close()

@@ -1,0 +1,117 @@
+"""Sweeps: grid expansion with shared controls, skip/resume on re-run, executors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tiny import TINY
+
+from shedding import runs
+from shedding.config import parse_override
+from shedding.errors import ConfigError
+from shedding.sweep import execute, expand, plan, read_sweep, run_sweep
+from tracking import open_run
+
+SET = dict(parse_override(o) for o in TINY)
+
+
+def _sweep(grid: dict) -> dict:
+    return {"base": "mnist1d-demo", "set": dict(SET), "grid": grid}
+
+
+def test_grid_gains_exactly_one_shared_control_per_retraining_config_and_seed():
+    sweep = _sweep(
+        {
+            "prune.method": ["gmp", "random", "random_matched"],
+            "prune.sparsity": [0.2, 0.5],
+            "retrain.protocol": ["lrr", "ft"],
+            "seed": [0, 1],
+        }
+    )
+    configs = expand(sweep)
+    pruned = [c for c in configs if not runs.is_control(c)]
+    controls = [c for c in configs if runs.is_control(c)]
+    assert len(pruned) == 3 * 2 * 2 * 2
+    assert len(controls) == 2 * 2  # (protocol, seed) pairs
+    ids = {runs.run_id(c) for c in controls}
+    assert {runs.control_id(c) for c in pruned} == ids
+    assert expand(sweep, controls=False) == pruned
+
+
+def test_scratch_and_reduced_get_no_control():
+    configs = expand(_sweep({"retrain.protocol": ["scratch", "reduced"]}))
+    assert len(configs) == 2 and not any(runs.is_control(c) for c in configs)
+
+
+def test_bad_sweep_files_fail_clearly(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text('base = "mnist1d-demo"\ngrids = 1\n')
+    with pytest.raises(ConfigError, match="unknown sweep keys"):
+        read_sweep(f)
+    with pytest.raises(ConfigError, match="non-empty list"):
+        expand({"base": "mnist1d-demo", "grid": {"seed": 3}})
+    with pytest.raises(ConfigError, match="unknown config key"):
+        expand({"base": "mnist1d-demo", "grid": {"prune.sparsty": [0.1]}})
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_sweep(tmp_path / "nope.toml")
+
+
+@pytest.mark.slow
+def test_sweep_resumes_interrupted_runs_and_skips_finished_ones(data_root, tmp_path, capsys):
+    from test_resume import _committed, _start, _wait_for
+
+    grid = tmp_path / "grid.toml"
+    fixed = {**SET, "retrain.protocol": "llr", "retrain.epochs": 4}
+    lines = [
+        'base = "mnist1d-demo"',
+        "[set]",
+        *(f'"{k}" = {json.dumps(v)}' for k, v in fixed.items()),
+        "[grid]",
+        '"prune.method" = ["gmp", "random"]',
+    ]
+    grid.write_text("\n".join(lines) + "\n")
+    rdir = tmp_path / "runs"
+    victim = expand(read_sweep(grid))[0]
+    # Interrupt one run of the grid for real: SIGKILL after two retraining epochs.
+    cfg_file = tmp_path / "victim.toml"
+    cfg_file.write_text(__import__("shedding.config").config.dumps_toml(victim))
+    proc = _start(cfg_file, data_root, rdir)
+    _wait_for(lambda: _committed(runs.run_path(rdir, victim)) >= 4 + 1 + 2, proc)
+    proc.kill()
+    proc.wait()
+    actions = {p.run_id: p.action for p in plan(expand(read_sweep(grid)), rdir)}
+    assert actions[runs.run_id(victim)] == "resume"
+    assert sorted(actions.values()) == ["resume", "run", "run"]
+
+    assert run_sweep(grid, data_root=data_root, runs_dir=rdir, jobs=2, progress=False) == 0
+    out = capsys.readouterr().out
+    assert "(control)" in out and "C excess" in out
+    files = sorted(rdir.glob("*.h5"))
+    assert len(files) == 3  # gmp, random, one shared control
+    for f in files:
+        with open_run(f) as r:
+            assert r.status == "complete"
+    with open_run(runs.run_path(rdir, victim)) as r:  # resumed: no duplicate snapshot
+        keys = list(zip(r.index.round.tolist(), r.index.epoch.tolist(), strict=True))
+        assert len(keys) == len(set(keys)) == 4 + 1 + 4
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    assert [p.action for p in plan(expand(read_sweep(grid)), rdir)] == ["skip"] * 3
+    assert run_sweep(grid, data_root=data_root, runs_dir=rdir, progress=False) == 0
+    assert {f: f.stat().st_mtime_ns for f in files} == stamps
+
+
+@pytest.mark.slow
+def test_submitit_local_executor_runs_a_job(data_root, tmp_path):
+    pytest.importorskip("submitit")
+    cfgs = expand(_sweep({"prune.sparsity": [0.3]}), controls=False)
+    out = execute(
+        plan(cfgs, tmp_path),
+        data_root=data_root,
+        runs_dir=tmp_path,
+        executor="submitit-local",
+        progress=False,
+    )
+    assert list(out.values()) == ["complete"]
+    with open_run(runs.run_path(tmp_path, cfgs[0])) as r:
+        assert r.status == "complete"
