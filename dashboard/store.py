@@ -219,7 +219,8 @@ class RunStore:
         """
         rf = self.catalog.get(rid)
         if rf is None:
-            raise KeyError(f"no run with id {rid!r}")
+            # never echo the id: it is whatever the browser sent
+            raise KeyError("no run with this id; links are valid for one server session, open the runs page")
         entry = self._entry(rid)
         with entry.lock:
             if entry.run is None:

@@ -7,6 +7,7 @@ line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -252,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", "the quick MNIST-1D study: runs, controls and a results table", _cmd_demo)
     _add_roots(p)
-    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="runs in parallel (default: 2, or 1 on a 1-core machine)")
     p.add_argument("--full", action="store_true", help="the full study (about an hour on 2 cores)")
 
     p = add(

@@ -23,27 +23,20 @@ from torch import nn
 from shedding import runs
 from shedding.config import ExperimentConfig, to_dict
 from shedding.data import load_dataset
-from shedding.dense import DensePhase, ensure_dense
+from shedding.dense import ensure_dense
 from shedding.errors import CheckpointError, ConfigError
 from shedding.models import build_model
 from shedding.paths import data_root as resolve_data_root
-from shedding.pruning import (
-    amount_to_reach,
-    gmp_threshold,
-    prune,
-    round_amounts,
-    round_targets,
-    split_budget,
-    validate_prune_config,
-)
+from shedding.prune_round import prune_round
+from shedding.pruning import round_amounts, split_budget, validate_prune_config
 from shedding.pruning.masks import MaskSet
 from shedding.pruning.prunable import bn_after, prunable_layers
-from shedding.recording import Recorder
-from shedding.retrain import match_width, norm_ratio, plan_retraining, validate_retrain_config
+from shedding.recording import Recorder, layer_specs, replay_dense
+from shedding.retrain import match_width, plan_retraining, validate_retrain_config
+from shedding.setup import make_batches, resolve_device, sigterm_as_interrupt, wrap_ddp
 from shedding.train import checkpoint as ckpt
-from shedding.train.batches import LoaderBatches, TensorBatches
 from shedding.train.callbacks import Callback, CallbackList, TrainContext
-from shedding.train.distributed import DistInfo, broadcast_masks, cleanup, init_from_env
+from shedding.train.distributed import cleanup, init_from_env
 from shedding.train.loop import train_phase
 from shedding.train.optim import build_optimizer
 from shedding.train.progress import ProgressBar
@@ -62,18 +55,6 @@ class RunResult:
     status: str
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; an unavailable device is a ConfigError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name!r} but CUDA is not available; use device='cpu'")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device={name!r} is not a torch device; use auto, cpu or cuda") from None
-
-
 def resolve_budget(cfg: ExperimentConfig) -> ExperimentConfig:
     """BIMP: with ``prune.budget_epochs`` set, split the budget into T and R per round."""
     if cfg.prune.budget_epochs is None:
@@ -87,136 +68,18 @@ def validate(cfg: ExperimentConfig) -> None:
     cfg = resolve_budget(cfg)
     validate_prune_config(cfg.prune)
     validate_retrain_config(cfg)
+    if cfg.record.compression not in (None, "lzf", "gzip"):
+        raise ConfigError(
+            f"record.compression={cfg.record.compression!r} must be unset, 'lzf' or 'gzip'"
+        )
+    if cfg.record.per_epoch < 1:
+        raise ConfigError(f"record.per_epoch={cfg.record.per_epoch} must be >= 1")
     amounts = round_amounts(cfg.prune)
     if cfg.retrain.protocol in runs.NO_CONTROL_PROTOCOLS and len(amounts) > 1:
         raise ConfigError(
             f"retrain.protocol={cfg.retrain.protocol!r} trains the one-shot pruned size from "
             "scratch; set prune.mode='oneshot'"
         )
-
-
-def _batches(bundle: Any, cfg: ExperimentConfig, info: DistInfo) -> tuple[Any, Any]:
-    dc = cfg.data
-    if bundle.train_tensors is not None:
-        aug = bundle.augment if dc.augment else None
-        train = TensorBatches(
-            *bundle.train_tensors,
-            dc.batch_size,
-            seed=cfg.seed,
-            augment=aug,
-            rank=info.rank,
-            world=info.world,
-        )
-        test = TensorBatches(
-            *bundle.test_tensors,
-            dc.test_batch_size,
-            seed=cfg.seed,
-            shuffle=False,
-            rank=info.rank,
-            world=info.world,
-        )
-    else:
-        train = LoaderBatches(
-            bundle.train,
-            dc.batch_size,
-            seed=cfg.seed,
-            num_workers=dc.num_workers,
-            rank=info.rank,
-            world=info.world,
-        )
-        test = LoaderBatches(
-            bundle.test,
-            dc.test_batch_size,
-            seed=cfg.seed,
-            shuffle=False,
-            num_workers=dc.num_workers,
-            rank=info.rank,
-            world=info.world,
-        )
-    return train, test
-
-
-def _wrap(model: nn.Module, device: torch.device, info: DistInfo) -> nn.Module:
-    if not info.enabled:
-        return model
-    ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
-
-
-class _RunCheckpoint(Callback):
-    """Saves everything needed to resume the current round after every epoch."""
-
-    def __init__(self, path: Path, masks: MaskSet | None, writer: Any, extra: dict[str, Any]):
-        self.path, self.masks, self.writer, self.extra = path, masks, writer, extra
-
-    def on_epoch_end(self, ctx: TrainContext) -> None:
-        self.save(ctx)
-
-    def save(self, ctx: TrainContext) -> None:
-        if self.writer is not None:
-            self.writer.flush()  # the checkpoint must never be ahead of the run file
-        ckpt.save_atomic(
-            {
-                **self.extra,
-                "round": ctx.round,
-                "epoch": ctx.epoch,
-                "step": ctx.step,
-                "lr": ctx.lr,
-                "model": ctx.model.state_dict(),
-                "optimizer": ctx.optimizer.state_dict(),
-                "masks": self.masks.state_dict() if self.masks is not None else None,
-                "n_committed": self.writer.n_committed if self.writer is not None else 0,
-            },
-            self.path,
-        )
-
-
-def _sigterm_as_interrupt() -> Any:
-    """SIGTERM (cluster pre-emption, `kill`) ends the run like Ctrl-C: status interrupted."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. a sweep worker thread)
-        return None
-
-
-def _layer_specs(layers: dict[str, nn.Module], bn_names: dict[str, str]) -> list[Any]:
-    from tracking import LayerSpec
-
-    return [
-        LayerSpec(name=n, shape=tuple(m.weight.shape), bn=bn_names.get(n, ""))
-        for n, m in layers.items()
-    ]
-
-
-def _replay_dense(
-    recorder: Recorder, model: nn.Module, dense: DensePhase, cfg: ExperimentConfig
-) -> None:
-    """Writes the dense trajectory (every kept epoch) into this run's file."""
-    writer = recorder.writer
-    final_state = dense.final["state"]
-    states = dense.states if cfg.record.record_dense else [dense.final]
-    steps_per_epoch = max(1, dense.final["step"] // max(1, dense.final["epoch"]))
-    for s in states:
-        model.load_state_dict(s["state"])
-        ctx = TrainContext(
-            model,
-            None,
-            "dense",
-            0,
-            cfg.train.epochs,
-            steps_per_epoch,
-            epoch=s["epoch"],
-            step=s["step"],
-            lr=s["lr"],
-        )
-        recorder.snapshot(ctx, epoch=float(s["epoch"]))
-    for row in dense.metrics:
-        writer.log_metrics(phase="dense", round=0, wall_time=0.0, **row)
-    model.load_state_dict(final_state)
 
 
 def run_experiment(
@@ -270,10 +133,10 @@ def run_experiment(
                 if r.status == "complete":
                     raise CheckpointError(f"run {path.name} is already complete; nothing to resume")
         runs_dir.mkdir(parents=True, exist_ok=True)
-    old_handler = _sigterm_as_interrupt()
-    torch.manual_seed(cfg.seed)
+    old_handler = sigterm_as_interrupt()
+    ckpt.seed_everything(cfg.seed)
     bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
-    train_b, test_b = _batches(bundle, cfg, info)
+    train_b, test_b = make_batches(bundle, cfg, info)
     steps_per_epoch = len(train_b)
 
     def new_model(width: float | None = None, seed_offset: int = 0) -> nn.Module:
@@ -288,7 +151,7 @@ def run_experiment(
     dense = ensure_dense(
         cfg,
         model=model,
-        forward_model=_wrap(model, device, info),
+        forward_model=wrap_ddp(model, device, info),
         train_batches=train_b,
         test_batches=test_b,
         cache_root=root / "cache",
@@ -326,7 +189,7 @@ def run_experiment(
     if info.is_main and cfg.record.enabled:
         writer = RunWriter(
             path,
-            layers=_layer_specs(layers, bn_names),
+            layers=layer_specs(layers, bn_names),
             config=to_dict(cfg),
             environment=runs.environment(device),
             run_id=runs.run_id(cfg),
@@ -335,6 +198,7 @@ def run_experiment(
             seed=cfg.seed,
             resume_from=state["n_committed"] if state else None,
             overwrite=overwrite or (resume and state is None),
+            compression=cfg.record.compression,
         )
     recorder = Recorder(
         writer,
@@ -347,7 +211,7 @@ def run_experiment(
     test_acc = dense_acc
     try:
         if state is None and writer is not None and protocol != "reduced":
-            _replay_dense(recorder, model, dense, cfg)
+            replay_dense(recorder, model, dense, cfg)
         offset = float(cfg.train.epochs) if protocol != "reduced" else 0.0
         for k, amount in enumerate(amounts, start=1):
             # (s, d) of every round so far: what ALLR's plan needs, kept for exact resume.
@@ -385,7 +249,7 @@ def run_experiment(
                 start_epoch = state["epoch"]
                 state = None
             else:
-                plan, optimizer, s_k, d_k = _prune_round(
+                plan, optimizer, s_k, d_k = prune_round(
                     cfg,
                     k,
                     amount,
@@ -404,7 +268,7 @@ def run_experiment(
                 )
                 start_epoch = 0
             recorder.epoch_offset = offset
-            saver = _RunCheckpoint(ck_path, masks, writer, {"plan_inputs": plan_inputs})
+            saver = ckpt.EpochCheckpoint(ck_path, masks, writer, {"plan_inputs": plan_inputs})
             if not resuming:
                 if cfg.record.at_prune and writer is not None:
                     recorder.snapshot(ctx, epoch=0.0)
@@ -415,7 +279,7 @@ def run_experiment(
                 cbs.append(saver)
             train_phase(
                 ctx,
-                forward_model=_wrap(model, device, info),
+                forward_model=wrap_ddp(model, device, info),
                 train_batches=train_b,
                 test_batches=test_b,
                 lr_fn=plan.lr,
@@ -456,95 +320,3 @@ def run_experiment(
         time.time() - t_start,
         status,
     )
-
-
-def _prune_round(
-    cfg: ExperimentConfig,
-    k: int,
-    amount: float,
-    *,
-    model: nn.Module,
-    masks: MaskSet | None,
-    dense: DensePhase,
-    info: DistInfo,
-    writer: Any,
-    steps_per_epoch: int,
-    offset: float,
-    new_model: Any,
-) -> tuple[Any, torch.optim.Optimizer, float, float]:
-    """Prunes round ``k``, records the event, and prepares weights + optimizer.
-
-    Returns:
-        The retraining plan, a fresh optimizer, the fraction s of the remaining weights
-        actually pruned, and the norm ratio d (both feed ALLR).
-    """
-    if masks is None:  # reduced network: nothing to prune, train from scratch
-        plan = plan_retraining(
-            cfg, steps_per_epoch=steps_per_epoch, round_fraction=amount, norm_ratio=1.0
-        )
-        if writer is not None:
-            writer.log_event(
-                {
-                    "round": k,
-                    "epoch": offset,
-                    "method": "reduced",
-                    "amount": amount,
-                    "protocol": "reduced",
-                    "width": cfg.model.width,
-                }
-            )
-            writer.set_reference(layer_rms={}, gmp_threshold=None)
-        return plan, build_optimizer(model, cfg.train, lr=plan.start_lr), amount, 1.0
-    before = [p.detach().clone() for p in model.parameters()]
-    weights = masks.effective_weights()
-    old = {n: m.clone() for n, m in masks.masks.items()}
-    gen = torch.Generator().manual_seed(cfg.seed * 7_919 + k)
-    if amount > 0 and cfg.prune.method not in ("l1_filter", "nm"):
-        # Aim at the cumulative target so rounding never drifts over many rounds.
-        amount = amount_to_reach(old, round_targets(cfg.prune)[k - 1])
-    threshold = gmp_threshold(weights, old, amount=amount) if amount > 0 else None
-    if amount > 0:
-        new = prune(cfg.prune.method, weights, old, amount=amount, cfg=cfg.prune, generator=gen)
-        broadcast_masks(new, info)
-        masks.update_(new)
-    masks.apply_()
-    d = norm_ratio(before, [p.detach() for p in model.parameters()])
-    # The shedding reference is taken at the prune event, before any rewind/re-init.
-    eff = masks.effective_weights()
-    per_layer: dict[str, dict[str, float]] = {}
-    layer_rms: dict[str, float] = {}
-    for n, m in masks.masks.items():
-        kept = int(m.sum())
-        rms = float(eff[n][m].pow(2).mean().sqrt()) if kept else 0.0
-        layer_rms[n] = rms
-        per_layer[n] = {"pruned": int((old[n] & ~m).sum()), "kept": kept, "rms_kept": rms}
-    plan = plan_retraining(
-        cfg, steps_per_epoch=steps_per_epoch, round_fraction=amount, norm_ratio=d
-    )
-    if plan.init == "rewind":
-        model.load_state_dict(dense.state_at_epoch(plan.rewind_epoch))
-    elif plan.init == "reinit":
-        fresh = new_model(seed_offset=104_729 * k)
-        model.load_state_dict(fresh.state_dict())
-    masks.apply_()
-    optimizer = build_optimizer(model, cfg.train, lr=plan.start_lr)
-    masks.zero_optimizer_state_(optimizer)
-    if writer is not None:
-        writer.log_event(
-            {
-                "round": k,
-                "epoch": offset,
-                "method": cfg.prune.method,
-                "amount": amount,
-                "sparsity": masks.sparsity(),
-                "gmp_threshold": threshold,
-                "protocol": plan.protocol,
-                "start_lr": plan.start_lr,
-                "norm_ratio": d,
-                "init": plan.init,
-                "rewind_epoch": plan.rewind_epoch,
-                "per_layer": per_layer,
-            }
-        )
-        writer.set_reference(layer_rms=layer_rms, gmp_threshold=threshold)
-    return plan, optimizer, amount, d

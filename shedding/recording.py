@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from shedding.config import ExperimentConfig
+from shedding.dense import DensePhase
 from shedding.train.callbacks import Callback, TrainContext
 
 
@@ -106,3 +108,39 @@ class Recorder(Callback):
             masks=masks,
             bn_gamma=gammas or None,
         )
+
+
+def layer_specs(layers: dict[str, nn.Module], bn_names: dict[str, str]) -> list[Any]:
+    from tracking import LayerSpec
+
+    return [
+        LayerSpec(name=n, shape=tuple(m.weight.shape), bn=bn_names.get(n, ""))
+        for n, m in layers.items()
+    ]
+
+
+def replay_dense(
+    recorder: Recorder, model: nn.Module, dense: DensePhase, cfg: ExperimentConfig
+) -> None:
+    """Writes the dense trajectory (every kept epoch) into this run's file."""
+    writer = recorder.writer
+    final_state = dense.final["state"]
+    states = dense.states if cfg.record.record_dense else [dense.final]
+    steps_per_epoch = max(1, dense.final["step"] // max(1, dense.final["epoch"]))
+    for s in states:
+        model.load_state_dict(s["state"])
+        ctx = TrainContext(
+            model,
+            None,
+            "dense",
+            0,
+            cfg.train.epochs,
+            steps_per_epoch,
+            epoch=s["epoch"],
+            step=s["step"],
+            lr=s["lr"],
+        )
+        recorder.snapshot(ctx, epoch=float(s["epoch"]))
+    for row in dense.metrics:
+        writer.log_metrics(phase="dense", round=0, wall_time=0.0, **row)
+    model.load_state_dict(final_state)

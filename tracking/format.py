@@ -6,6 +6,8 @@ cannot drift apart. See README "Run file format v1" for the layout table.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 FORMAT_NAME = "cascade-shedding-run"
@@ -36,7 +38,7 @@ GRIDS = {
 }
 
 # /index columns, in write order; "step" is written LAST and is the commit marker.
-INDEX_COLUMNS = {
+INDEX_COLUMNS: dict[str, type[Any]] = {
     "epoch": np.float64,
     "phase": np.int8,
     "round": np.int32,
@@ -48,7 +50,7 @@ INDEX_MARKER = "step"
 
 # /metrics columns; "n_snapshots" = snapshots recorded before the row (used by resume);
 # "wall_time" is written LAST and is the commit marker.
-METRIC_COLUMNS = {
+METRIC_COLUMNS: dict[str, type[Any]] = {
     "epoch": np.float64,
     "phase": np.int8,
     "round": np.int32,
@@ -64,13 +66,13 @@ METRICS_MARKER = "wall_time"
 
 # /events: SWMR cannot store variable-length strings, so the JSON objects are one UTF-8
 # byte stream ("bytes") cut by end offsets ("end", the commit marker).
-EVENT_COLUMNS = {"n_snapshots": np.int64, "end": np.int64}
+EVENT_COLUMNS: dict[str, type[Any]] = {"n_snapshots": np.int64, "end": np.int64}
 EVENTS_MARKER = "end"
 
 # Per-layer snapshot datasets: name -> (dtype, width), width in
 # {"N": weights, "M": packed bytes, "C": channels, "P"/"A"/"R"/"G"/"B": grids, "K": samples,
 # "": scalar per snapshot}.
-LAYER_DATASETS: dict[str, tuple[type, str]] = {
+LAYER_DATASETS: dict[str, tuple[type[Any], str]] = {
     "magnitude": (np.float16, "N"),
     "mask": (np.uint8, "M"),
     "kept": (np.uint8, "M"),
@@ -93,9 +95,6 @@ LAYER_DATASETS: dict[str, tuple[type, str]] = {
 }
 BULK_DATASETS = ("magnitude", "mask", "kept")
 STAT_NAMES = tuple(n for n in LAYER_DATASETS if n not in (*BULK_DATASETS, "sample_value"))
-
-# Fill values make a row that is visible but not yet written recognisable to a live reader.
-FILL = {np.float16: np.nan, np.float32: np.nan, np.float64: np.nan}
 
 
 def widths(*, n_weights: int, n_channels: int, n_samples: int) -> dict[str, int]:

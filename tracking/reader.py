@@ -184,7 +184,7 @@ class Run:
         ends = self._read(g[fmt.EVENTS_MARKER], n)
         blob = self._read(g["bytes"], int(ends[-1]) if n else 0).tobytes()
         counts = self._read(g["n_snapshots"], n)
-        starts = np.concatenate([[0], ends[:-1]])
+        starts = np.concatenate([[0], ends[:-1]])[:n]  # (n,) also when n == 0
         return [
             {**json.loads(blob[s:e]), "n_snapshots": int(c)}
             for s, e, c in zip(starts, ends, counts, strict=True)

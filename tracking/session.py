@@ -165,14 +165,21 @@ def new_session(
     compression: str | None,
     **attrs: Any,
 ) -> WriterSession:
-    """Create a fresh run file at ``path`` and open it for SWMR writing."""
+    """Create a fresh run file at ``path`` and open it for SWMR writing.
+
+    The file is built next to ``path`` and renamed into place once SWMR writing has
+    started, so a reader never sees a half-created file (an empty file is "not HDF5").
+    """
     samples = {s.name: sample_indices(s, n_samples=sample_per_layer, seed=seed) for s in layers}
     root = root_attrs(**attrs)
-    f = h5py.File(path, "w", libver="latest")
+    tmp = path.with_name(path.name + ".creating")
+    f = h5py.File(tmp, "w", libver="latest")
     try:
         create_layout(f, layers=layers, root_attrs=root, samples=samples, compression=compression)
-        return WriterSession(f, layers=layers)
+        session = WriterSession(f, layers=layers)
+        os.replace(tmp, path)  # POSIX: the open handle follows the file
+        return session
     except BaseException:
         f.close()
-        os.unlink(path)
+        tmp.unlink(missing_ok=True)
         raise

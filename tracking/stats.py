@@ -25,7 +25,9 @@ _CODE_SQUARES = CODE_VALUES[:-1] ** 2  # finite codes only (inf * 0 would give N
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
-def threshold_f32(grid: np.ndarray | float, reference: float | None = None) -> np.ndarray:
+def threshold_f32(
+    grid: np.ndarray | float, reference: float | np.floating | None = None
+) -> np.ndarray:
     """Thresholds as stored counts use them: float32(grid * reference), product in float64.
 
     Args:

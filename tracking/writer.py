@@ -81,7 +81,7 @@ class RunWriter:
             raise RecordError(f"max_queue={max_queue} must be >= 1")
         if compression not in (None, "lzf", "gzip"):
             raise RecordError(f"compression={compression!r} must be None, 'lzf' or 'gzip'")
-        args = dict(
+        args: dict[str, Any] = dict(
             layers=list(layers),
             config=config,
             environment=environment,

@@ -55,7 +55,7 @@ def layout(store: RunStore, rid: str) -> html.Div:
             [
                 nav(""),
                 html.Div(
-                    [html.H2("Run not available"), html.P(str(e).strip("'\""))], className="page"
+                    [html.H2("Run not available"), html.P(str(e).strip("'\"")[:300])], className="page"
                 ),
             ]
         )

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from shedding.errors import CheckpointError
+from shedding.train.callbacks import Callback, TrainContext
 
 
 def save_atomic(payload: dict[str, Any], path: Path) -> None:
@@ -71,3 +72,39 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+class EpochCheckpoint(Callback):
+    """Saves everything needed to resume the current round after every epoch.
+
+    Args:
+        path: Checkpoint file (written atomically).
+        masks: The MaskSet in force, or None.
+        writer: The run's RunWriter (flushed first: the checkpoint is never ahead of the
+            run file), or None.
+        extra: More entries to store (e.g. ALLR's per-round inputs).
+    """
+
+    def __init__(self, path: Path, masks: Any, writer: Any, extra: dict[str, Any]) -> None:
+        self.path, self.masks, self.writer, self.extra = path, masks, writer, extra
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        self.save(ctx)
+
+    def save(self, ctx: TrainContext) -> None:
+        if self.writer is not None:
+            self.writer.flush()  # the checkpoint must never be ahead of the run file
+        save_atomic(
+            {
+                **self.extra,
+                "round": ctx.round,
+                "epoch": ctx.epoch,
+                "step": ctx.step,
+                "lr": ctx.lr,
+                "model": ctx.model.state_dict(),
+                "optimizer": ctx.optimizer.state_dict(),
+                "masks": self.masks.state_dict() if self.masks is not None else None,
+                "n_committed": self.writer.n_committed if self.writer is not None else 0,
+            },
+            self.path,
+        )

@@ -203,6 +203,7 @@ def write_run(
         sample_per_layer=p.sample_per_layer,
         seed=p.seed,
         overwrite=True,
+        background=False,  # synchronous: no thread hand-off per snapshot (tests)
     )
     try:
         write_snapshots(w, p, stop=stop)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -121,3 +123,13 @@ def test_missing_group_is_damaged(real_run, tmp_path):
         del f["index"]
     with pytest.raises(DamagedRunFile, match="damaged at"):
         open_run(broken)
+
+
+def test_tracking_imports_neither_torch_nor_shedding():
+    code = (
+        "import sys, tracking, tracking.reader, tracking.writer; "
+        "bad = [m for m in ('torch', 'shedding') if m in sys.modules]; "
+        "sys.exit(f'tracking imported {bad}' if bad else 0)"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=repo)

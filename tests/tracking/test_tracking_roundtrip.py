@@ -204,7 +204,7 @@ def test_backpressure_blocks_record_when_queue_is_full(tmp_path):
     assert w.n_committed == 4
     w.close()
     with open_run(tmp_path / "bp.h5") as run:
-        assert len(run) == 4
+        assert len(run) == 4 and run.events == [] and len(run.metrics["epoch"]) == 0
 
 
 def test_background_failure_is_reported_and_marks_crashed(tmp_path):

@@ -1,0 +1,86 @@
+"""Where and how an experiment executes: device, batches, DDP wrapping, signals."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import torch
+from torch import nn
+
+from shedding.config import ExperimentConfig
+from shedding.errors import ConfigError
+from shedding.train.batches import LoaderBatches, TensorBatches
+from shedding.train.distributed import DistInfo
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an unavailable device is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} but CUDA is not available; use device='cpu'")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name!r} is not a torch device; use auto, cpu or cuda") from None
+
+
+def make_batches(bundle: Any, cfg: ExperimentConfig, info: DistInfo) -> tuple[Any, Any]:
+    dc = cfg.data
+    if bundle.train_tensors is not None:
+        aug = bundle.augment if dc.augment else None
+        train = TensorBatches(
+            *bundle.train_tensors,
+            dc.batch_size,
+            seed=cfg.seed,
+            augment=aug,
+            rank=info.rank,
+            world=info.world,
+        )
+        test = TensorBatches(
+            *bundle.test_tensors,
+            dc.test_batch_size,
+            seed=cfg.seed,
+            shuffle=False,
+            rank=info.rank,
+            world=info.world,
+        )
+    else:
+        train = LoaderBatches(
+            bundle.train,
+            dc.batch_size,
+            seed=cfg.seed,
+            num_workers=dc.num_workers,
+            rank=info.rank,
+            world=info.world,
+        )
+        test = LoaderBatches(
+            bundle.test,
+            dc.test_batch_size,
+            seed=cfg.seed,
+            shuffle=False,
+            num_workers=dc.num_workers,
+            rank=info.rank,
+            world=info.world,
+        )
+    return train, test
+
+
+def wrap_ddp(model: nn.Module, device: torch.device, info: DistInfo) -> nn.Module:
+    if not info.enabled:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def sigterm_as_interrupt() -> Any:
+    """SIGTERM (cluster pre-emption, `kill`) ends the run like Ctrl-C: status interrupted."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. a sweep worker thread)
+        return None

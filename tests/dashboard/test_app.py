@@ -1,0 +1,101 @@
+"""App factory smoke tests: real Flask endpoints, real `serve` in a subprocess, no torch."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dash
+import pytest
+
+from dashboard import ids
+from dashboard.app import EXTENSION, create_app, serve
+from shedding.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_factory_serves_layout_and_callbacks(app):
+    assert isinstance(app, dash.Dash)
+    client = app.server.test_client()
+    index = client.get("/")
+    assert index.status_code == 200 and "<title>cascade-shedding</title>" in index.get_data(as_text=True)
+    layout = json.dumps(client.get("/_dash-layout").get_json())
+    for cid in (ids.URL, ids.TICK, ids.PAGE):
+        assert f'"{cid}"' in layout
+    assert '"interval": 500' in layout.replace('"interval":500', '"interval": 500')
+    deps = client.get("/_dash-dependencies").get_json()
+    known = {v for k, v in vars(ids).items() if k.isupper()}
+    for dep in deps:
+        for out in dep["output"].strip(".").split("..."):
+            assert out.split(".")[0] in known, out
+    assert len(deps) >= 20
+
+
+def test_callbacks_live_in_the_app_not_in_module_globals(runs_dir):
+    from dash import _callback
+
+    a, b = create_app(runs_dir), create_app(runs_dir)
+    try:
+        assert not _callback.GLOBAL_CALLBACK_LIST and not _callback.GLOBAL_CALLBACK_MAP
+        assert a.callback_map.keys() == b.callback_map.keys()
+        assert a.server.extensions[EXTENSION] is not b.server.extensions[EXTENSION]
+    finally:
+        for x in (a, b):
+            x.server.extensions[EXTENSION].close()
+
+
+def test_serve_refuses_a_missing_directory(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        serve(tmp_path / "nope")
+
+
+def test_serve_runs_a_real_server_without_torch(runs_dir):
+    port = free_port()
+    code = (
+        "import sys\n"
+        "from dashboard import serve\n"
+        "try:\n"
+        f"    serve({str(runs_dir)!r}, port={port})\n"
+        "finally:\n"
+        "    print('TORCH', 'torch' in sys.modules, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/_dash-update-component",
+            data=json.dumps({"output": "page.children", "outputs": {"id": "page", "property": "children"},
+                             "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
+                             "state": [{"id": "url", "property": "search", "value": ""}],
+                             "changedPropIds": ["url.pathname"]}).encode(),  # fmt: skip
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert "runs-table" in r.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: serve's cleanup runs, then the probe
+        out = proc.communicate(timeout=20)[0]
+    assert "TORCH False" in out, out  # serving and a callback never imported torch
+    assert "Debug mode: off" in out
