@@ -6,9 +6,11 @@ whichever app is created first) and each is a one-line wrapper over a plain func
 :class:`~dashboard.store.RunStore` (``app.server.extensions["cascade_shedding"]``).
 
 Live updates: one ``dcc.Interval`` ticks every ``refresh_ms``; each page's poll callback
-re-reads only the commit markers and stops the update (PreventUpdate) unless the run
-gained a snapshot, a metrics row, a status or a background result, so figures are
-redrawn only when there is something new.
+only ``stat``s the files. A changed file is re-read on the store's updates thread (fresh
+handle, statistics and summaries warmed, then swapped in) and only then is the page's
+version bumped, so figures redraw once, from memory, and no callback waits on a re-read.
+While such a quick background job runs, the page's own 250 ms tick is on, so its result
+shows up at once; PreventUpdate everywhere else keeps idle pages silent.
 """
 
 from __future__ import annotations
@@ -18,16 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import flask
 from dash import Input, Output, State, dcc, html
 
-from dashboard import ids
+from dashboard import data, ids
 from dashboard.catalog import RunCatalog
 from dashboard.store import RunStore
 from dashboard.style import INDEX_STRING
-from dashboard.views import compare, run, runs
+from dashboard.views import compare, overlap, run, runs
 from dashboard.views.common import nav, value_label
 
 EXTENSION = "cascade_shedding"
+#: plotly.js "cartesian" partial bundle (scatter, bar, heatmap: all this app draws), MIT
+#: licence beside it. 1.5 MB instead of 4.8 MB: evaluating the full bundle takes 2+ s of a
+#: slow CPU, most of a page's time to interactive. Delete the file to serve the full one.
+PLOTLY_BUNDLE = Path(__file__).parent / "static" / "plotly-cartesian.min.js"
+_PLOTLY_PATH = "_dash-component-suites/plotly/package_data/plotly.min.js"
 
 
 def render_page(store: RunStore, pathname: str | None, search: str | None) -> Any:
@@ -63,7 +71,7 @@ def create_app(
         >>> app = create_app("data/runs")          # doctest: +SKIP
         >>> app.server  # a Flask app for any WSGI server    # doctest: +SKIP
     """
-    store = RunStore(RunCatalog(runs_dir, secret=secret))
+    store = RunStore(RunCatalog(runs_dir, secret=secret), warm=data.warm)
     app = dash.Dash(
         __name__,
         title="cascade-shedding",
@@ -75,6 +83,7 @@ def create_app(
         index_string=INDEX_STRING,
     )
     app.server.extensions[EXTENSION] = store
+    _serve_partial_plotly(app)
     app.layout = html.Div(
         [
             dcc.Location(id=ids.URL, refresh=False),
@@ -84,6 +93,19 @@ def create_app(
     )
     _register(app, store)
     return app
+
+
+def _serve_partial_plotly(app: dash.Dash) -> None:
+    """Answers dcc.Graph's lazy request for plotly.js with the partial bundle."""
+    if not PLOTLY_BUNDLE.is_file():
+        return
+    path = f"{app.config.routes_pathname_prefix}{_PLOTLY_PATH}"
+
+    @app.server.before_request
+    def _plotly() -> Any:
+        if flask.request.path == path:
+            return flask.send_file(PLOTLY_BUNDLE, mimetype="text/javascript", max_age=86400)
+        return None
 
 
 def _register(app: dash.Dash, store: RunStore) -> None:
@@ -97,12 +119,15 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     # ------------------------------------------------------------------ runs page
     @cb(
         Output(ids.RUNS_VERSION, "data"),
+        Output(ids.RUNS_FAST, "disabled"),
         Input(ids.TICK, "n_intervals"),
+        Input(ids.RUNS_FAST, "n_intervals"),
         Input(ids.RUNS_TABLE, "id"),
         State(ids.RUNS_VERSION, "data"),
+        State(ids.RUNS_FAST, "disabled"),
     )
-    def _runs_version(_: Any, __: Any, previous: Any) -> Any:
-        return runs.runs_version(store, previous)
+    def _runs_version(_: Any, __: Any, ___: Any, previous: Any, fast_off: Any) -> Any:
+        return runs.runs_version(store, previous, fast_off)
 
     @cb(
         Output(ids.RUNS_TABLE, "data"),
@@ -111,6 +136,12 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     )
     def _runs_table(_: Any) -> Any:
         return runs.runs_table(store)
+
+    @cb(
+        Output(ids.URL, "pathname"), Input(ids.RUNS_TABLE, "active_cell"), prevent_initial_call=True
+    )
+    def _open_run(cell: dict | None) -> str:
+        return runs.open_run_path(cell)
 
     @cb(Output(ids.RUNS_COMPARE_LINK, "href"), Input(ids.RUNS_TABLE, "selected_row_ids"))
     def _compare_link(selected: list[str] | None) -> str:
@@ -121,12 +152,15 @@ def _register(app: dash.Dash, store: RunStore) -> None:
 
     @cb(
         Output(ids.RUN_VERSION, "data"),
+        Output(ids.RUN_FAST, "disabled"),
         Input(ids.TICK, "n_intervals"),
+        Input(ids.RUN_FAST, "n_intervals"),
         Input(ids.RUN_ID, "data"),
         State(ids.RUN_VERSION, "data"),
+        State(ids.RUN_FAST, "disabled"),
     )
-    def _run_version(_: Any, run_id: str, previous: Any) -> Any:
-        return run.poll(store, run_id, previous)
+    def _run_version(_: Any, __: Any, run_id: str, previous: Any, fast_off: Any) -> Any:
+        return run.poll(store, run_id, previous, fast_off)
 
     @cb(Output(ids.RUN_HEADER, "children"), version, rid)
     def _run_header(v: Any, run_id: str) -> Any:
@@ -177,12 +211,18 @@ def _register(app: dash.Dash, store: RunStore) -> None:
 
     @cb(
         Output(ids.CMP_VERSION, "data"),
+        Output(ids.CMP_FAST, "disabled"),
         Input(ids.TICK, "n_intervals"),
+        Input(ids.CMP_FAST, "n_intervals"),
         chosen,
         State(ids.CMP_VERSION, "data"),
+        State(ids.CMP_OVERLAP_JOB, "data"),
+        State(ids.CMP_FAST, "disabled"),
     )
-    def _cmp_version(_: Any, selected: list[str], previous: Any) -> Any:
-        return compare.poll(store, selected, previous)
+    def _cmp_version(
+        _: Any, __: Any, selected: list[str], previous: Any, job: Any, off: Any
+    ) -> Any:
+        return compare.poll(store, selected, previous, job, off)
 
     _threshold_callbacks(app, ids.CMP_RULE, ids.CMP_VALUE, ids.CMP_VALUE_LABEL)
     crule, cvalue, group = (
@@ -214,17 +254,19 @@ def _register(app: dash.Dash, store: RunStore) -> None:
 
     @cb(
         Output(ids.CMP_OVERLAP, "figure"),
+        Output(ids.CMP_OVERLAP_JOB, "data"),
         Input(ids.CMP_SNAPSHOT, "value"),
         crule,
         cvalue,
+        cversion,
         State(ids.CMP_RUNS, "value"),
     )
-    def _cmp_overlap(s: Any, r: str, c: Any, selected: list[str]) -> Any:
-        return compare.overlap(store, selected, s, r, c)
+    def _cmp_overlap(s: Any, r: str, c: Any, v: Any, selected: list[str]) -> Any:
+        return overlap.overlap(store, selected, s, r, c, v)
 
     @cb(Output(ids.CMP_NOTE, "children"), chosen)
     def _cmp_note(selected: list[str]) -> Any:
-        return compare.note(selected)
+        return overlap.note(selected)
 
 
 def _threshold_callbacks(app: dash.Dash, rule_id: str, value_id: str, label_id: str) -> None:
@@ -258,7 +300,8 @@ def serve(
         from shedding.errors import ConfigError
 
         raise ConfigError(
-            f"runs directory {str(root)!r} does not exist; pass the folder holding the .h5 run files"
+            f"runs directory {str(root)!r} does not exist; "
+            "pass the folder holding the .h5 run files"
         )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per poll request
     app = create_app(root, refresh_ms=refresh_ms)

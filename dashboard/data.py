@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dashboard.catalog import RunFile
 from dashboard.store import CachedRun
 from shedding.analysis.cascade import cascade_summary
 from shedding.analysis.controls import ExcessRound, excess_summary
@@ -94,6 +95,21 @@ def run_info(run: CachedRun, name: str) -> RunInfo:
         effective_sparsity=eff,
         cascade_ratio=cascade,
     )
+
+
+def display_name(rf: RunFile) -> str:
+    """A run's name in tables and legends: its path under RUNS_DIR without the suffix."""
+    return rf.rel.rsplit(".", 1)[0]
+
+
+def warm(run: CachedRun, rf: RunFile) -> None:
+    """Fills the memos the pages read first (runs the updates thread after a re-read):
+    the small tables, every layer's statistics, the runs-table row, the default curve."""
+    _ = run.index, run.metrics, run.events
+    for info in run.layers:
+        run.stats(info.name)
+    run.memo("info", lambda: run_info(run, display_name(rf)))
+    global_curve(run, DEFAULT_RULE, DEFAULT_C)
 
 
 def excess_job(path: Path, control_path: Path, *, rule: str, c: float) -> list[ExcessRound]:

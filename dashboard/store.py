@@ -4,9 +4,13 @@ One :class:`RunStore` belongs to one app (never a module global). It keeps each 
 open once (SWMR reader), wrapped in a :class:`CachedRun` that memoises the small tables
 (index, metrics, events, per-layer statistics) until the run gains a snapshot or a
 metrics row, so the analysis functions, which re-read statistics freely, cost one read
-per change of the file rather than one per callback. Heavier results (anything that
-streams magnitudes) go to :class:`Jobs`, one background thread, so no callback waits on
-them; callbacks show a placeholder and the live tick redraws once the result lands.
+per change of the file rather than one per callback.
+
+Nothing slow happens in a callback. A live run that changed on disk is re-read (its
+statistics re-loaded and the page's summaries recomputed) on the ``updates`` thread, and
+only then is its new version published to the pages, which redraw from warm memos.
+Anything that streams magnitudes runs on the ``jobs`` thread; callbacks show a
+placeholder until the live tick sees the result.
 
 Errors never escape as crashes: a file that cannot be opened is remembered with its
 reason (and retried when its size or mtime changes).
@@ -15,14 +19,16 @@ reason (and retried when its size or mtime changes).
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from dashboard.catalog import RunCatalog, RunFile
+from dashboard.jobs import Jobs
 from shedding.analysis.runs import BAD_FILE_ERRORS, describe_error
 from tracking import Run, TrackingError, open_run
 
@@ -97,6 +103,10 @@ class CachedRun:
     def samples(self, layer: str) -> Any:
         return self._get(("samples", layer), lambda: self._run.samples(layer))
 
+    def peek(self, key: Hashable) -> Any:
+        """A derived value memoised by :meth:`memo`, or None (computes nothing)."""
+        return self._memo.get(("derived", key))
+
     def memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """Memoises any derived value until the file changes (shed curves, summaries)."""
         return self._get(("derived", key), make)
@@ -111,67 +121,7 @@ class _Entry:
     run: CachedRun | None = None
     error: str | None = None
     seen: tuple[float, int] = (0.0, -1)  # (mtime, size) when the error was recorded
-
-
-class Jobs:
-    """Background results keyed by a hashable key, computed one at a time.
-
-    ``get(key, fn)`` returns ``("done", value)``, ``("failed", reason)`` or
-    ``("pending", None)`` (and schedules ``fn`` once). ``finished`` counts completed
-    jobs, so a live tick can notice that something new can be drawn.
-    """
-
-    def __init__(self, *, max_results: int = 512) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-job")
-        self._lock = threading.RLock()  # done-callbacks may run inside get()
-        self._futures: OrderedDict[Hashable, Future[Any]] = OrderedDict()
-        self._groups: dict[Hashable, Hashable] = {}
-        self._max = max_results
-        self.finished = 0
-
-    def get(
-        self, key: Hashable, fn: Callable[[], Any], *, group: Hashable = None
-    ) -> tuple[str, Any]:
-        """Status of the job ``key``, scheduling ``fn`` once if it was never asked for.
-
-        A new key in a ``group`` cancels that group's jobs still waiting to start (a live
-        run's summary for an older snapshot count is not worth computing any more).
-        """
-        with self._lock:
-            fut = self._futures.get(key)
-            if fut is None:
-                if group is not None:
-                    for k, g in list(self._groups.items()):
-                        if g == group and self._futures[k].cancel():
-                            del self._futures[k], self._groups[k]
-                    self._groups[key] = group
-                fut = self._pool.submit(fn)
-                fut.add_done_callback(self._done)
-                self._futures[key] = fut
-                while len(self._futures) > self._max:
-                    old, _ = self._futures.popitem(last=False)
-                    self._groups.pop(old, None)
-        if fut.cancelled():
-            return "pending", None
-        if not fut.done():
-            return "pending", None
-        err = fut.exception()
-        return ("failed", describe_error(err)) if err is not None else ("done", fut.result())
-
-    def wait(self, key: Hashable, fn: Callable[[], Any], *, timeout: float | None = None) -> Any:
-        """Like :meth:`get` but blocks for the value (tests, benchmarks)."""
-        self.get(key, fn)
-        with self._lock:
-            fut = self._futures[key]
-        return fut.result(timeout=timeout)
-
-    def _done(self, fut: Future[Any]) -> None:
-        if not fut.cancelled():
-            with self._lock:
-                self.finished += 1
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    key: Any = None  # (mtime_ns, size) of the file when last re-read
 
 
 class RunStore:
@@ -180,11 +130,25 @@ class RunStore:
     Args:
         catalog: where the run files are and how their opaque ids map back.
         max_open: file handles kept open (least recently used closed first).
+        warm: called with a run (and its file) after each re-read, on the updates
+            thread, to fill the memos the pages will ask for.
+        recheck_s: a running run is re-read at least this often even if its file's
+            mtime and size look unchanged.
     """
 
-    def __init__(self, catalog: RunCatalog, *, max_open: int = 64) -> None:
+    def __init__(
+        self,
+        catalog: RunCatalog,
+        *,
+        max_open: int = 64,
+        warm: Callable[[CachedRun, RunFile], Any] | None = None,
+        recheck_s: float = 5.0,
+    ) -> None:
         self.catalog = catalog
-        self.jobs = Jobs()
+        self.jobs = Jobs()  # streams magnitudes: seconds to minutes at scale
+        self.updates = Jobs()  # re-reads statistics of a changed run: well under a second
+        self._warm = warm
+        self._recheck_s = recheck_s
         self._max_open = max_open
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -203,10 +167,8 @@ class RunStore:
     def _close(entry: _Entry) -> None:
         with entry.lock:
             if entry.run is not None:
-                try:
+                with suppress(Exception):  # closing a broken file must not fail a page
                     entry.run.close()
-                except Exception:
-                    pass
                 entry.run = None
 
     @contextmanager
@@ -220,7 +182,9 @@ class RunStore:
         rf = self.catalog.get(rid)
         if rf is None:
             # never echo the id: it is whatever the browser sent
-            raise KeyError("no run with this id; links are valid for one server session, open the runs page")
+            raise KeyError(
+                "no run with this id; links are valid for one server session, open the runs page"
+            )
         entry = self._entry(rid)
         with entry.lock:
             if entry.run is None:
@@ -262,9 +226,68 @@ class RunStore:
         return None if entry is None else entry.error
 
     def poll(self, rid: str) -> tuple[int, int, str]:
-        """Version of a run (snapshots, metric rows, status); refreshes the reader."""
-        with self.open(rid) as run:
-            return run.poll()
+        """Published version of a run: (snapshots, metric rows, status).
+
+        Cheap (one ``stat``): when the file changed since it was last read, a re-read is
+        scheduled on the updates thread and the old version is returned until it is done,
+        so the pages redraw only once the new data is in memory.
+
+        Raises:
+            KeyError, RunUnavailable: as :meth:`open`.
+        """
+        rf = self.catalog.get(rid)
+        if rf is None:
+            raise KeyError("no run with this id; open the runs page")
+        entry = self._entry(rid)
+        current = entry.run  # no lock: a re-read in progress must not hold up a tick
+        if current is None:
+            with self.open(rid) as run:
+                current = run
+        version = current.version
+        try:
+            st = rf.path.stat()
+            key: Any = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
+        if version[2] == "running":  # belt and braces: re-read a live run now and then
+            key = (key, int(time.monotonic() / self._recheck_s))
+        if key != entry.key:
+            self.updates.get(
+                ("advance", rid, key), partial(self._advance, rid, key), group=("advance", rid)
+            )
+        return version
+
+    def _advance(self, rid: str, key: Any) -> None:
+        """Re-reads a changed run on a fresh handle, warms its memos, then swaps it in
+        (updates thread). Pages keep reading the old handle meanwhile: no callback
+        waits for a re-read, and none sees half-updated memos."""
+        rf = self.catalog.get(rid)
+        if rf is None:
+            return
+        entry = self._entry(rid)
+        try:
+            fresh = CachedRun(open_run(rf.path))
+            if self._warm is not None:
+                self._warm(fresh, rf)
+        except BAD_FILE_ERRORS as e:
+            with entry.lock:  # the file went bad: say so from now on
+                self._close(entry)
+                entry.error, entry.seen = describe_error(e), (rf.mtime, rf.size)
+            return
+        with entry.lock:  # every use of a run holds this lock: nobody is using the old one
+            old, entry.run, entry.error = entry.run, fresh, None
+            if old is not None:
+                with suppress(Exception):
+                    old.close()
+        entry.key = key
+
+    def wait_updates(self, rid: str, *, timeout: float = 30.0) -> tuple[int, int, str]:
+        """Polls until no re-read of ``rid`` is pending; the settled version (tests)."""
+        deadline = time.monotonic() + timeout
+        self.poll(rid)
+        while self.updates.pending() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.poll(rid)
 
     def find(self, run_id: str) -> str | None:
         """Opaque id of the readable file whose ``run_id`` attribute is ``run_id``."""
@@ -282,6 +305,7 @@ class RunStore:
     def close(self) -> None:
         """Closes every file and stops the background thread."""
         self.jobs.shutdown()
+        self.updates.shutdown()
         with self._lock:
             entries = list(self._entries.values())
         for entry in entries:

@@ -33,7 +33,8 @@ h3 { margin: 22px 0 6px; font-size: 16px; border-bottom: 1px solid #e4e7eb; padd
 .ctl-slider { min-width: 380px; padding-top: 6px; }
 .ctl-slider.narrow { max-width: 640px; }
 table.summary { border-collapse: collapse; background: #fff; font-size: 13px; margin-top: 6px; }
-table.summary th, table.summary td { border: 1px solid #e4e7eb; padding: 4px 8px; text-align: right; }
+table.summary th, table.summary td { border: 1px solid #e4e7eb; padding: 4px 8px;
+                                     text-align: right; }
 table.summary th { background: #f3f4f6; font-weight: 600; }
 .actions { margin: 10px 0; }
 ul.bad { color: #7c2d12; }

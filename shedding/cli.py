@@ -177,7 +177,7 @@ def _cmd_report(a: argparse.Namespace) -> int:
 def _cmd_dashboard(a: argparse.Namespace) -> int:
     from dashboard.app import serve
 
-    serve(a.runs_dir, host=a.host, port=a.port)
+    serve(a.runs_dir, host=a.host, port=a.port, refresh_ms=a.refresh_ms)
     return 0
 
 
@@ -253,8 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", "the quick MNIST-1D study: runs, controls and a results table", _cmd_demo)
     _add_roots(p)
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                   help="runs in parallel (default: 2, or 1 on a 1-core machine)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="runs in parallel (default: 2, or 1 on a 1-core machine)",
+    )
     p.add_argument("--full", action="store_true", help="the full study (about an hour on 2 cores)")
 
     p = add(
@@ -289,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs_dir", nargs="?", default="data/runs")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
+    p.add_argument(
+        "--refresh-ms",
+        type=int,
+        default=2000,
+        help="how often open pages look for new snapshots (default 2000)",
+    )
 
     add("presets", "list the built-in presets", _cmd_presets)
     p = add("config", "print the resolved config of a preset or file with overrides", _cmd_config)

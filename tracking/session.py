@@ -7,6 +7,7 @@ dataset and every /index column except ``step``, flush, then append ``step``, fl
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -23,8 +24,12 @@ import numpy as np
 
 from tracking import format as fmt
 from tracking.errors import RecordError
-from tracking.layout import LayerSpec, create_layout, sample_indices, write_row
+from tracking.layout import LayerSpec, RowAppender, create_layout, sample_indices, write_row
 from tracking.stats import compute_layer_snapshot
+
+# snapshot rows are preallocated this many at a time (the commit marker /index/step grows
+# one row per snapshot); close() trims every dataset back to the committed length
+_GROW_ROWS = 64
 
 
 def toolkit_version() -> str:
@@ -86,6 +91,15 @@ class WriterSession:
         self.metrics = {k: f["metrics"][k] for k in fmt.METRIC_COLUMNS}
         self.events = {k: f["events"][k] for k in ("bytes", *fmt.EVENT_COLUMNS)}
         self.status = f["status"]
+        # per-snapshot row writers; every dataset but the marker grows in blocks of rows
+        self.rows = {
+            name: {k: RowAppender(ds, block=_GROW_ROWS) for k, ds in group.items()}
+            for name, group in self.ds.items()
+        }
+        self.index_rows = {
+            k: RowAppender(ds, block=1 if k == fmt.INDEX_MARKER else _GROW_ROWS)
+            for k, ds in self.index.items()
+        }
         f.swmr_mode = True  # no new objects or attributes from here on
 
     def write_snapshot(
@@ -107,22 +121,22 @@ class WriterSession:
                 prev_mask=self.prev_mask.get(name),
                 prev_kept=self.prev_kept.get(name),
             )
-            ds = self.ds[name]
-            write_row(ds["magnitude"], n, snap.magnitude)
-            write_row(ds["mask"], n, snap.mask)
-            write_row(ds["kept"], n, snap.kept)
+            rows = self.rows[name]
+            rows["magnitude"].write(n, snap.magnitude)
+            rows["mask"].write(n, snap.mask)
+            rows["kept"].write(n, snap.kept)
             for key, value in vars(snap.stats).items():
-                write_row(ds[key], n, value)
-            write_row(ds["sample_value"], n, weights[name].reshape(-1)[self.samples[name]])
+                rows[key].write(n, value)
+            rows["sample_value"].write(n, weights[name].reshape(-1)[self.samples[name]])
             if spec.bn:
                 gamma = bn_gamma.get(name, np.full(spec.n_channels, np.nan, np.float32))
-                write_row(ds["bn_gamma"], n, gamma)
+                rows["bn_gamma"].write(n, gamma)
             self.prev_mask[name], self.prev_kept[name] = snap.mask, snap.kept
-        for key, ds_index in self.index.items():
+        for key, index_row in self.index_rows.items():
             if key != fmt.INDEX_MARKER:
-                write_row(ds_index, n, row[key])
+                index_row.write(n, row[key])
         self.f.flush()
-        write_row(self.index[fmt.INDEX_MARKER], n, row[fmt.INDEX_MARKER])
+        self.index_rows[fmt.INDEX_MARKER].write(n, row[fmt.INDEX_MARKER])
         self.f.flush()
         self.n = n + 1
 
@@ -150,6 +164,13 @@ class WriterSession:
     def close(self, status: str) -> None:
         """Write the final status and close the file."""
         try:
+            # drop preallocated rows and any half-written snapshot: every snapshot dataset
+            # ends with exactly the committed rows
+            # (best effort: after a failed write the extra rows may stay; readers ignore them)
+            with contextlib.suppress(Exception):
+                for rows in (self.index_rows, *self.rows.values()):
+                    for appender in rows.values():
+                        appender.trim(self.n)
             self.status[()] = np.bytes_(status.encode())
             self.f.flush()
         finally:

@@ -136,14 +136,20 @@ def compute_layer_snapshot(
     n_kept = int(np.count_nonzero(flat_mask))
     kept_codes = codes if n_kept == flat_mask.size else codes[flat_mask]
     counts = np.bincount(kept_codes, minlength=_INF_CODE + 1)[: _INF_CODE + 1]
-    cum = np.concatenate([[0], np.cumsum(counts)])  # (32770,) #kept with code < j
+    cum = np.empty(_INF_CODE + 2, dtype=np.int64)  # (32770,) #kept with code < j
+    cum[0] = 0
+    np.cumsum(counts, out=cum[1:])
     n_finite = int(cum[-1])
     if n_finite == 0:
         rms = np.nan
     elif counts[-1]:  # a kept +inf magnitude (fp16 overflow above 65504)
         rms = np.inf
     else:
-        rms = float(np.sqrt(counts[:-1] @ _CODE_SQUARES / n_finite))
+        # not `counts @ squares`: the mixed int64 @ float64 matmul takes a slow path and a
+        # 32768-long BLAS dot wakes BLAS threads (~4 ms per layer on a busy machine, and
+        # its rounding depends on the thread count); numpy's pairwise sum is deterministic
+        sq_sum = np.add.reduce(counts[:-1] * _CODE_SQUARES)
+        rms = float(np.sqrt(sq_sum / n_finite))
     ref_source = 0 if ref_rms is None else 1
     ref = np.float32(rms if ref_rms is None else ref_rms)
     gmp = np.float32(np.nan if gmp_threshold is None else gmp_threshold)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
-from dash import dcc, html
+from dash import dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.data import default_value_index, rule_grid, rule_names
@@ -29,6 +29,11 @@ class NothingToShow(Exception):
     """Raised by a panel with nothing to draw yet; its message is shown as a plain hint."""
 
 
+def error_text(e: BaseException) -> str:
+    """The one line a panel shows instead of its content when it fails."""
+    return f"cannot show this: {' '.join(str(e).split())[:300]}"
+
+
 def guarded(fallback: Callable[[str], Any]) -> Callable[[F], F]:
     """Turns any exception of a callback function into ``fallback(message)``.
 
@@ -47,7 +52,7 @@ def guarded(fallback: Callable[[str], Any]) -> Callable[[F], F]:
                 return fallback(str(e))
             except Exception as e:
                 log.warning("%s failed: %s", fn.__name__, e, exc_info=log.isEnabledFor(10))
-                return fallback(f"cannot show this: {' '.join(str(e).split())[:300]}")
+                return fallback(error_text(e))
 
         return inner  # type: ignore[return-value]
 
@@ -56,6 +61,24 @@ def guarded(fallback: Callable[[str], Any]) -> Callable[[F], F]:
 
 guard_figure = guarded(lambda msg: empty_figure(msg))
 guard_div = guarded(lambda msg: html.Div(msg, className="error"))
+
+
+FAST_MS = 250  # tick while a quick background job (re-read, overlap) is running
+
+
+def fast_tick(tick_id: str) -> dcc.Interval:
+    """A page's fast tick, enabled only while a quick background job is running, so its
+    result is drawn ~0.25 s after it lands instead of at the next slow tick."""
+    return dcc.Interval(id=tick_id, interval=FAST_MS, disabled=True)
+
+
+def publish(store: Any, version: Any, previous: Any, fast_disabled: Any) -> tuple[Any, bool]:
+    """(new version or no_update, fast tick disabled?) for a page's poll callback;
+    PreventUpdate when neither changed, so nothing downstream runs."""
+    disabled = not store.updates.pending()
+    if version == previous and disabled == bool(fast_disabled):
+        raise PreventUpdate
+    return (no_update if version == previous else version), disabled
 
 
 def nav(active: str) -> html.Nav:

@@ -15,25 +15,23 @@ from urllib.parse import parse_qs
 
 import numpy as np
 from dash import dcc, html
-from dash.exceptions import PreventUpdate
 
 from dashboard import data, ids
-from dashboard.figures import PALETTE, Curve, overlap_figure, shed_figure
+from dashboard.data import display_name
+from dashboard.figures import PALETTE, Curve, shed_figure
 from dashboard.store import RunStore
 from dashboard.views.common import (
     NothingToShow,
+    fast_tick,
     grid_value,
-    guard_div,
     guard_figure,
     nav,
+    publish,
     rule_text,
     threshold_controls,
 )
 from dashboard.views.run import GRAPH_CONFIG, reference
-from shedding.analysis.overlap import overlap_matrix
 from shedding.analysis.thresholds import grid_index
-
-MAX_OVERLAP_RUNS = 8  # one snapshot's kept bitsets per run are read: keep it bounded
 
 
 def selected_from_search(search: str | None) -> list[str]:
@@ -44,13 +42,15 @@ def selected_from_search(search: str | None) -> list[str]:
 
 def layout(store: RunStore, search: str | None) -> html.Div:
     files = store.catalog.files()
-    options = [{"label": f.rel.rsplit(".", 1)[0], "value": f.run_id} for f in files]
+    options = [{"label": display_name(f), "value": f.run_id} for f in files]
     known = {f.run_id for f in files}
     chosen = [r for r in selected_from_search(search) if r in known]
     return html.Div(
         [
             nav("Compare"),
             dcc.Store(id=ids.CMP_VERSION),
+            dcc.Store(id=ids.CMP_OVERLAP_JOB),
+            fast_tick(ids.CMP_FAST),
             html.Div(
                 [
                     html.H2("Compare runs"),
@@ -114,17 +114,25 @@ def layout(store: RunStore, search: str | None) -> html.Div:
     )
 
 
-def poll(store: RunStore, rids: list[str] | None, previous: Any) -> list[Any]:
-    """Versions of the selected runs; PreventUpdate when none changed."""
-    version = []
+def poll(
+    store: RunStore,
+    rids: list[str] | None,
+    previous: Any,
+    overlap_job: str | None = None,
+    fast_disabled: Any = True,
+) -> tuple[Any, bool]:
+    """(versions of the selected runs and of a pending overlap, or no_update; fast tick
+    disabled?); PreventUpdate when nothing changed."""
+    version: list[Any] = [store.updates.status(overlap_job)] if overlap_job else []
     for rid in rids or []:
         try:
             version.append([rid, *store.poll(rid), reference(store, rid)[0]])
         except Exception:
             version.append([rid, "unavailable"])
-    if version == previous:
-        raise PreventUpdate
-    return version
+    return publish(store, version, previous, fast_disabled)
+
+
+_SHORT = {"prune.method": "pruner", "retrain.protocol": "protocol", "model.name": "model"}
 
 
 def _flat(cfg: Any, prefix: str = "") -> dict[str, Any]:
@@ -159,10 +167,11 @@ def groups(store: RunStore, rids: Iterable[str], *, by_seed: bool) -> list[tuple
     for members in keyed.values():
         flat = flats[members[0]]
         rf = store.catalog.get(members[0])
-        label = rf.rel.rsplit(".", 1)[0] if rf else members[0]
+        label = display_name(rf) if rf else members[0]
         if by_seed and varying:  # name the group by what sets it apart
             label = ", ".join(
-                f"{k.split('.')[-1]}={json.loads(flat.get(k, 'null'))}" for k in varying[:3]
+                f"{_SHORT.get(k, k.split('.')[-1])}={json.loads(flat.get(k, 'null'))}"
+                for k in varying[:3]
             )
         out.append((label, members))
     return out
@@ -195,7 +204,7 @@ def shed(
             with store.open(rid) as run:
                 runs.append(data.shed_series(run, rule, c))
                 gi = grid_index(run, rule, c)
-            state, counts = reference(store, rid)
+            _, counts = reference(store, rid)
             if counts is not None:
                 controls.append((counts.epoch, counts.fraction(rule, gi)))
         curves += [
@@ -246,40 +255,3 @@ def snapshot_range(store: RunStore, rids: list[str] | None, current: Any) -> tup
     value = top if not isinstance(current, int) or current > top else current
     every = max(1, (top + 1) // 10)
     return top, {i: str(i) for i in range(0, top + 1, every)}, value
-
-
-@guard_figure
-def overlap(
-    store: RunStore,
-    rids: list[str] | None,
-    snapshot: Any,
-    rule: str,
-    vidx: Any,
-    version: Any = None,
-) -> Any:
-    """Pairwise Jaccard of the runs' effective kept sets at one snapshot."""
-    rids = list(dict.fromkeys(rids or []))[:MAX_OVERLAP_RUNS]
-    if len(rids) < 2:
-        raise NothingToShow("choose at least two runs of the same network for the overlap matrix")
-    c = grid_value(rule, vidx)
-    names = [
-        (store.catalog.get(r).rel.rsplit(".", 1)[0] if store.catalog.get(r) else r) for r in rids
-    ]
-    with store.open_many(rids) as runs:
-        s = int(snapshot) if isinstance(snapshot, int) else -1
-        m = overlap_matrix(
-            [runs[r] for r in rids], snapshot=s, which="effective", rule=rule, c=c, labels=names
-        )
-    return overlap_figure(
-        m.labels,
-        m.jaccard,
-        title=f"Jaccard of effective kept sets at snapshot {s}, {rule_text(rule, c)}",
-    )
-
-
-@guard_div
-def note(rids: list[str] | None) -> Any:
-    n = len(rids or [])
-    if n > MAX_OVERLAP_RUNS:
-        return f"The overlap matrix shows the first {MAX_OVERLAP_RUNS} of {n} selected runs."
-    return "Effective kept set = kept by the pruner and not shed at the chosen threshold."

@@ -12,7 +12,6 @@ import functools
 from typing import Any
 
 from dash import dcc, html
-from dash.exceptions import PreventUpdate
 
 from dashboard import data, ids
 from dashboard.figures import (
@@ -27,15 +26,16 @@ from dashboard.figures import (
 from dashboard.reference import ControlCounts, control_counts_job
 from dashboard.store import RunStore
 from dashboard.views.common import (
+    fast_tick,
     grid_value,
     guard_div,
     guard_figure,
     nav,
+    publish,
     rule_text,
     threshold_controls,
 )
 from dashboard.views.summary import summary_table
-from shedding.analysis.shed import shed_curve
 from shedding.analysis.thresholds import get_rule, grid_index
 
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
@@ -55,61 +55,78 @@ def layout(store: RunStore, rid: str) -> html.Div:
             [
                 nav(""),
                 html.Div(
-                    [html.H2("Run not available"), html.P(str(e).strip("'\"")[:300])], className="page"
+                    [html.H2("Run not available"), html.P(str(e).strip("'\"")[:300])],
+                    className="page",
                 ),
             ]
         )
-    layer_opts = [{"label": n, "value": n} for n in layers]
     return html.Div(
         [
             nav(""),
             dcc.Store(id=ids.RUN_ID, data=rid),
             dcc.Store(id=ids.RUN_VERSION),
+            fast_tick(ids.RUN_FAST),
             html.Div(
                 [
                     html.Div(id=ids.RUN_HEADER),
                     html.Div(id=ids.RUN_SUMMARY),
-                    html.H3("Training"),
-                    _graph(ids.RUN_METRICS),
-                    html.H3("Shedding"),
                     html.Div(
                         [
                             threshold_controls(ids.RUN_RULE, ids.RUN_VALUE, ids.RUN_VALUE_LABEL),
-                            html.Div(
-                                [
-                                    html.Label("layers", className="ctl-label"),
-                                    dcc.Dropdown(
-                                        id=ids.RUN_SHED_LAYER,
-                                        clearable=False,
-                                        value=data.ALL,
-                                        options=[data.ALL, *layers],
-                                    ),
-                                ],
-                                className="ctl-layer",
-                            ),
+                            _dropdown("layers", ids.RUN_SHED_LAYER, [data.ALL, *layers], data.ALL),
                         ],
                         className="control-row",
                     ),
-                    html.Div([_graph(ids.RUN_SHED), _graph(ids.RUN_FLOW)], className="grid2"),
-                    html.H3("Inside one layer"),
-                    html.Div(
+                    # Tabs mount only the selected tab: the page draws 3 figures, not 6.
+                    dcc.Tabs(
                         [
-                            html.Label("layer", className="ctl-label"),
-                            dcc.Dropdown(
-                                id=ids.RUN_LAYER,
-                                options=layer_opts,
-                                clearable=False,
-                                value=layers[0] if layers else None,
+                            dcc.Tab(
+                                [
+                                    html.Div(
+                                        [_graph(ids.RUN_SHED), _graph(ids.RUN_FLOW)],
+                                        className="grid2",
+                                    ),
+                                    _graph(ids.RUN_METRICS),
+                                ],
+                                label="Shedding and training",
+                                value="overview",
+                            ),
+                            dcc.Tab(
+                                [
+                                    _dropdown(
+                                        "layer",
+                                        ids.RUN_LAYER,
+                                        layers,
+                                        layers[0] if layers else None,
+                                    ),
+                                    html.Div(
+                                        [_graph(ids.RUN_HIST), _graph(ids.RUN_CHANNELS)],
+                                        className="grid2",
+                                    ),
+                                    _graph(ids.RUN_TRAJ),
+                                ],
+                                label="Inside one layer",
+                                value="layer",
                             ),
                         ],
-                        className="ctl-layer",
+                        id=ids.RUN_TABS,
+                        value="overview",
+                        className="tabs",
                     ),
-                    html.Div([_graph(ids.RUN_HIST), _graph(ids.RUN_CHANNELS)], className="grid2"),
-                    _graph(ids.RUN_TRAJ),
                 ],
                 className="page",
             ),
         ]
+    )
+
+
+def _dropdown(label: str, cid: str, options: list[str], value: str | None) -> html.Div:
+    return html.Div(
+        [
+            html.Label(label, className="ctl-label"),
+            dcc.Dropdown(id=cid, options=options, value=value, clearable=False),
+        ],
+        className="ctl-layer",
     )
 
 
@@ -131,8 +148,7 @@ def reference(store: RunStore, rid: str) -> tuple[str, ControlCounts | None]:
         return "none", None
     with store.open(rid) as run:
         version = run.version
-    with store.open(crid) as control:
-        cversion = control.poll()
+    cversion = store.poll(crid)
     rf, crf = store.catalog.get(rid), store.catalog.get(crid)
     if rf is None or crf is None:
         return "none", None
@@ -141,16 +157,15 @@ def reference(store: RunStore, rid: str) -> tuple[str, ControlCounts | None]:
     return state, value if state == "done" else None
 
 
-def poll(store: RunStore, rid: str, previous: Any) -> list[Any]:
-    """New version of the run (snapshots, metric rows, status, control reference state);
-    PreventUpdate when unchanged, so the figures redraw only on new data."""
+def poll(store: RunStore, rid: str, previous: Any, fast_disabled: Any = True) -> tuple[Any, bool]:
+    """(new version of the run or no_update, fast tick disabled?). The version is
+    (snapshots, metric rows, status, control reference state); PreventUpdate when
+    nothing changed, so the figures redraw only on new data."""
     try:
         version = [*store.poll(rid), reference(store, rid)[0]]
     except Exception:
         version = ["unavailable"]
-    if version == previous:
-        raise PreventUpdate
-    return version
+    return publish(store, version, previous, fast_disabled)
 
 
 # --------------------------------------------------------------------------- panels
@@ -162,7 +177,7 @@ def header(store: RunStore, rid: str, version: Any = None) -> Any:
     crid, cid = _control(store, rid)
     with store.open(rid) as run:
         rf = store.catalog.get(rid)
-        info = run.memo("info", lambda: data.run_info(run, rf.rel.rsplit(".", 1)[0] if rf else rid))
+        info = run.memo("info", lambda: data.run_info(run, data.display_name(rf) if rf else "?"))
         created = getattr(run, "created", "")
     if crid is not None:
         control: Any = ["control run: ", dcc.Link(cid, href=f"/run/{crid}")]
@@ -229,21 +244,13 @@ def shed(store: RunStore, rid: str, rule: str, vidx: Any, layer: str, version: A
         )
     elif state != "none":
         crid, _ = _control(store, rid)
-        with store.open(crid) as control:
-            own = shed_curve(
-                control, rule=rule, c=c, per="global" if layer == data.ALL else "layer"
-            )
-        col = 0 if layer == data.ALL else own.column(layer)
-        curves.append(
-            Curve(
-                "control, own kept set",
-                own.epoch,
-                own.shed_fraction[:, col],
-                dash="dot",
-                color="#888",
-            )
-        )
-        note = " (counting the control on this run's kept set…)" if state == "pending" else ""
+        with store.open(crid) as control:  # its own curve from stored statistics, memoised
+            cx, cy = data.shed_series(control, rule, c, layer)
+        curves.append(Curve("control, own kept set", cx, cy, dash="dot", color="#888"))
+        note = {
+            "pending": " (counting the control on this run's kept set…)",
+            "failed": " (like-for-like control count failed)",
+        }.get(state, "")
     else:
         note = " — no control run"
     title = f"Shed fraction, {rule_text(rule, c)}, {layer}{note}"

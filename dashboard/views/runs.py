@@ -7,6 +7,8 @@ or the reason there is none. Files that cannot be read are listed with the reaso
 
 from __future__ import annotations
 
+from contextlib import suppress
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,13 +16,13 @@ from dash import dash_table, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
-from dashboard.data import RunInfo, run_info
+from dashboard.data import RunInfo, display_name, run_info
 from dashboard.store import RunStore, RunUnavailable
-from dashboard.views.common import nav
+from dashboard.views.common import fast_tick, nav, publish
 from dashboard.views.summary import excess_rounds
 
 COLUMNS: list[dict[str, Any]] = [
-    {"id": "run", "name": "run", "presentation": "markdown"},
+    {"id": "run", "name": "run"},
     {"id": "status", "name": "status"},
     {"id": "model", "name": "model"},
     {"id": "pruner", "name": "pruner"},
@@ -46,13 +48,16 @@ def layout() -> html.Div:
                 [
                     html.H2("Runs"),
                     html.P(
-                        "Shedding at the default rule (kept weight below 1% of its layer's RMS at "
-                        "the prune event). C = weights shed during retraining per weight pruned, last "
-                        "round; excess C subtracts the control run (same retraining, no pruning) "
-                        "counted on the same kept set. Tick rows to compare them.",
+                        "Shedding at the default rule (kept weight below 1% of its layer's RMS "
+                        "at the prune event). C = weights shed during retraining per weight "
+                        "pruned, last round; excess C subtracts the control run (same "
+                        "retraining, no pruning) "
+                        "counted on the same kept set. Click a run's name to open it; tick rows "
+                        "to compare them.",
                         className="hint",
                     ),
                     dcc.Store(id=ids.RUNS_VERSION),
+                    fast_tick(ids.RUNS_FAST),
                     dash_table.DataTable(
                         id=ids.RUNS_TABLE,
                         columns=COLUMNS,
@@ -61,7 +66,6 @@ def layout() -> html.Div:
                         filter_action="native",
                         row_selectable="multi",
                         page_action="none",
-                        markdown_options={"link_target": "_self"},
                         style_table={"overflowX": "auto"},
                         style_cell={
                             "fontFamily": "inherit",
@@ -70,6 +74,12 @@ def layout() -> html.Div:
                         },
                         style_header={"fontWeight": "600", "backgroundColor": "#f3f4f6"},
                         style_data_conditional=[
+                            {
+                                "if": {"column_id": "run"},
+                                "color": "#1d4ed8",
+                                "cursor": "pointer",
+                                "textDecoration": "underline",
+                            },
                             {"if": {"filter_query": '{status} = "running"'}, "color": "#1d4ed8"},
                             {"if": {"filter_query": '{status} = "crashed"'}, "color": "#b91c1c"},
                         ],
@@ -88,16 +98,17 @@ def layout() -> html.Div:
     )
 
 
-def runs_version(store: RunStore, previous: Any) -> list[Any]:
-    """What the table depends on: the files (mtime, size) and finished background jobs.
-
-    Raises PreventUpdate when nothing changed, so the table is not rebuilt every tick.
-    """
+def runs_version(store: RunStore, previous: Any, fast_disabled: Any = True) -> tuple[Any, bool]:
+    """(what the table depends on, or no_update; fast tick disabled?): the files (mtime,
+    size) and the finished background jobs. PreventUpdate when nothing changed, so the
+    table is not rebuilt every tick."""
     files = store.catalog.scan()
-    version = [[f.run_id, f.mtime, f.size] for f in files] + [store.jobs.finished]
-    if version == previous:
-        raise PreventUpdate
-    return version
+    for f in files:  # schedules the re-read of changed files (cheap when unchanged)
+        with suppress(Exception):
+            store.poll(f.run_id)
+    finished = [store.jobs.finished, store.updates.finished]
+    version = [[f.run_id, f.mtime, f.size] for f in files] + finished
+    return publish(store, version, previous, fast_disabled)
 
 
 def _excess_cell(store: RunStore, rid: str, info: RunInfo) -> tuple[Any, str]:
@@ -119,13 +130,27 @@ def _excess_cell(store: RunStore, rid: str, info: RunInfo) -> tuple[Any, str]:
 def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
     """Table rows (one per readable run) and the list of unreadable files."""
     infos: dict[str, RunInfo] = {}
+    reading: list[dict[str, Any]] = []
     bad: list[tuple[str, str]] = []
     for rf in store.catalog.files():
         try:
+            store.poll(rf.run_id)  # schedules a re-read (which fills "info") if it changed
             with store.open(rf.run_id) as run:
-                run.poll()
-                name = rf.rel.rsplit(".", 1)[0]
-                infos[rf.run_id] = run.memo("info", lambda run=run, name=name: run_info(run, name))
+                info = run.peek("info")
+                if info is None and not store.updates.pending():  # nothing will fill it
+                    info = run.memo("info", partial(run_info, run, display_name(rf)))
+                if info is None:  # a large run being read: its row fills in on a later tick
+                    reading.append(
+                        {
+                            "id": rf.run_id,
+                            "run": display_name(rf),
+                            "status": run.status,
+                            "snapshots": len(run),
+                            "control": "reading…",
+                        }
+                    )
+                else:
+                    infos[rf.run_id] = info
         except (RunUnavailable, KeyError) as e:
             bad.append((rf.rel, str(e).strip("'\"")))
     rows = []
@@ -137,7 +162,7 @@ def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
         rows.append(
             {
                 "id": rid,
-                "run": f"[{info.name}](/run/{rid})",
+                "run": info.name,
                 "status": info.status,
                 "model": info.model,
                 "pruner": info.pruner,
@@ -152,7 +177,7 @@ def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
                 "control": control,
             }
         )
-    return rows, bad_files(bad)
+    return sorted(rows + reading, key=lambda r: r["run"]), bad_files(bad)
 
 
 def bad_files(bad: list[tuple[str, str]]) -> html.Div:
@@ -165,6 +190,13 @@ def bad_files(bad: list[tuple[str, str]]) -> html.Div:
             html.Ul([html.Li([html.Code(rel), ": ", why]) for rel, why in bad], className="bad"),
         ]
     )
+
+
+def open_run_path(cell: dict[str, Any] | None) -> str:
+    """Clicking a run's name opens its page, client-side (no reload of the scripts)."""
+    if not cell or cell.get("column_id") != "run" or not isinstance(cell.get("row_id"), str):
+        raise PreventUpdate
+    return f"/run/{cell['row_id']}"
 
 
 def compare_href(selected: list[str] | None) -> str:

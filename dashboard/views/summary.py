@@ -36,8 +36,7 @@ def excess_rounds(store: RunStore, rid: str) -> tuple[str, Any]:
     rf, crf = store.catalog.get(rid), store.catalog.get(crid)
     if crid is None or rf is None or crf is None:
         return "missing", control_id
-    with store.open(crid) as control:
-        cversion = control.poll()
+    cversion = store.poll(crid)
     job = functools.partial(excess_job, rf.path, crf.path, rule=DEFAULT_RULE, c=DEFAULT_C)
     return store.jobs.get(("excess", rid, version, crid, cversion), job, group=("excess", rid))
 
@@ -54,7 +53,10 @@ def summary_table(store: RunStore, rid: str) -> html.Div:
     if is_control:
         note = "This run is a control (no pruning): C is undefined; its shedding is the baseline."
     elif state == "no control":
-        note = "No control run: the raw C cannot be attributed to pruning (retraining alone may shed as much)."
+        note = (
+            "No control run: the raw C cannot be attributed to pruning "
+            "(retraining alone may shed as much)."
+        )
     elif state == "missing":
         note = f"Control run {value!r} is not in this directory: excess unavailable."
     elif state == "pending":
@@ -106,7 +108,8 @@ def summary_table(store: RunStore, rid: str) -> html.Div:
                 className="summary",
             ),
             html.P(
-                f"Default rule: shed = kept weight below 1% of its layer's RMS at the prune. {note}",
+                "Default rule: shed = kept weight below 1% of its layer's RMS at the prune. "
+                + note,
                 className="hint",
             ),
         ]

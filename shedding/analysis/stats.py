@@ -70,15 +70,42 @@ class MeanCI:
         return _none_for_nan(asdict(self))
 
 
+#: Below this many values the percentile bootstrap undercovers badly (with 2 seeds its
+#: "95%" interval is just [min, max]), so mean_ci uses Student's t interval instead.
+T_INTERVAL_BELOW = 10
+
+
+def t_interval(
+    values: Sequence[float] | np.ndarray, *, level: float = LEVEL
+) -> tuple[float, float]:
+    """Student-t interval of the mean: mean ± t_{(1+level)/2, n-1} · s / √n.
+
+    NaN bounds with fewer than 2 finite values (no spread to estimate).
+
+    Example:
+        >>> lo, hi = t_interval([1.0, 2.0])
+        >>> round(lo, 2), round(hi, 2)
+        (-4.85, 7.85)
+    """
+    from scipy import stats
+
+    v = finite(values)
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf((1 + level) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return float(v.mean() - half), float(v.mean() + half)
+
+
 def mean_ci(values: Sequence[float] | np.ndarray) -> MeanCI:
-    """Mean and 95% bootstrap interval of the finite values.
+    """Mean and 95% interval of the finite values: Student's t below
+    ``T_INTERVAL_BELOW`` values (seeds are few), the percentile bootstrap above.
 
     Example:
         >>> mean_ci([2.0, 2.0]).mean
         2.0
     """
     v = finite(values)
-    lo, hi = bootstrap_ci(v)
+    lo, hi = t_interval(v) if len(v) < T_INTERVAL_BELOW else bootstrap_ci(v)
     return MeanCI(len(v), float(v.mean()) if len(v) else float("nan"), lo, hi)
 
 

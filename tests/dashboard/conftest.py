@@ -15,10 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # dashboard_synth, also run as a script
 
-from dashboard_synth import Synth, write_run  # noqa: E402
+from dashboard_synth import Synth, write_run
 
-from dashboard.app import EXTENSION, create_app  # noqa: E402
-from dashboard.store import RunStore  # noqa: E402
+from dashboard.app import EXTENSION, create_app
+from dashboard.store import RunStore
 
 PRUNED = Synth(run_id="gmp0", control="ctl0", sparsity=0.2, shed=0.4)
 RUNS = {

@@ -31,7 +31,9 @@ def test_factory_serves_layout_and_callbacks(app):
     assert isinstance(app, dash.Dash)
     client = app.server.test_client()
     index = client.get("/")
-    assert index.status_code == 200 and "<title>cascade-shedding</title>" in index.get_data(as_text=True)
+    assert index.status_code == 200 and "<title>cascade-shedding</title>" in index.get_data(
+        as_text=True
+    )
     layout = json.dumps(client.get("/_dash-layout").get_json())
     for cid in (ids.URL, ids.TICK, ids.PAGE):
         assert f'"{cid}"' in layout
@@ -72,8 +74,13 @@ def test_serve_runs_a_real_server_without_torch(runs_dir):
         "finally:\n"
         "    print('TORCH', 'torch' in sys.modules, flush=True)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -86,10 +93,15 @@ def test_serve_runs_a_real_server_without_torch(runs_dir):
                 time.sleep(0.2)
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/_dash-update-component",
-            data=json.dumps({"output": "page.children", "outputs": {"id": "page", "property": "children"},
-                             "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
-                             "state": [{"id": "url", "property": "search", "value": ""}],
-                             "changedPropIds": ["url.pathname"]}).encode(),  # fmt: skip
+            data=json.dumps(
+                {
+                    "output": "page.children",
+                    "outputs": {"id": "page", "property": "children"},
+                    "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
+                    "state": [{"id": "url", "property": "search", "value": ""}],
+                    "changedPropIds": ["url.pathname"],
+                }
+            ).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=10) as r:
@@ -99,3 +111,12 @@ def test_serve_runs_a_real_server_without_torch(runs_dir):
         out = proc.communicate(timeout=20)[0]
     assert "TORCH False" in out, out  # serving and a callback never imported torch
     assert "Debug mode: off" in out
+
+
+def test_graphs_get_the_partial_plotly_bundle(app):
+    from dashboard.app import PLOTLY_BUNDLE
+
+    r = app.server.test_client().get("/_dash-component-suites/plotly/package_data/plotly.min.js")
+    assert r.status_code == 200
+    head = r.get_data()[:200].decode()
+    assert "cartesian" in head if PLOTLY_BUNDLE.is_file() else "plotly.js" in head

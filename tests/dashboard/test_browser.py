@@ -23,14 +23,24 @@ from dashboard_synth import Synth
 from dashboard.app import EXTENSION, create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SYNTH = Path(__file__).with_name("dashboard_synth.py")
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium "
-                       "(apt-get install -y chromium chromium-driver)"),  # fmt: skip
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian chromium at /usr/bin/chromium "
+        "(apt-get install -y chromium chromium-driver)",
+    ),
 ]
 
 
@@ -101,33 +111,55 @@ def trace_y(pg, gid: str, i: int = 0) -> list:
 
 def open_run(pg, server: Server, name: str) -> None:
     pg.goto(server.url + "/")
-    pg.wait_for_selector(f"#runs-table a:has-text('{name}')", timeout=20_000)
-    pg.locator(f"#runs-table a:has-text('{name}')").first.click()
+    cell = f"#runs-table td[data-dash-column=run] >> text='{name}'"
+    pg.wait_for_selector(cell, timeout=20_000)
+    pg.evaluate("window.__no_reload = 1")
+    pg.locator(cell).first.click()
     figure_ready(pg, "run-shed")
+    assert pg.evaluate("window.__no_reload") == 1  # client-side navigation, no reload
 
 
 def test_runs_page(page, server):
     page.goto(server.url + "/")
-    page.wait_for_selector("#runs-table a:has-text('gmp_s0')", timeout=20_000)
+    page.wait_for_selector("#runs-table td >> text='gmp_s0'", timeout=20_000)
+    # rows fill in as the files are read in the background (fast tick), no reload
+    page.wait_for_function(
+        "(() => { const t = document.querySelector('#runs-table').innerText;"
+        " return t.includes('no control') && !t.includes('reading'); })()",
+        timeout=20_000,
+    )
     text = page.inner_text("#runs-table")
-    for name in ("ctl_s0", "ctl_s1", "gmp_s0", "gmp_s1", "sub/rand_s0", "no control", "is a control"):
+    for name in (
+        "ctl_s0",
+        "ctl_s1",
+        "gmp_s0",
+        "gmp_s1",
+        "sub/rand_s0",
+        "no control",
+        "is a control",
+    ):
         assert name in text
     bad = page.inner_text("#runs-bad")
     assert "junk.h5" in bad and "cut.h5" in bad and "truncated" in bad
-    page.wait_for_function("document.querySelector('#runs-table').innerText.includes('yes')", timeout=20_000)
+    page.wait_for_function(
+        "document.querySelector('#runs-table').innerText.includes('yes')", timeout=20_000
+    )
     assert not page.errors, page.errors
 
 
 def test_open_run_and_change_threshold(page, server):
     open_run(page, server, "gmp_s0")
-    for gid in ("run-metrics", "run-flow", "run-hist", "run-channels", "run-traj"):
+    for gid in ("run-metrics", "run-flow"):
         figure_ready(page, gid)
     assert "gmp_s0" in page.inner_text("#run-header")
+    assert page.locator(".js-plotly-plot").count() == 3  # the layer tab is not mounted yet
     before = trace_y(page, "run-shed")
     page.locator("#run-value [role=slider]").first.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.querySelector('#run-value-label').innerText.includes('0.0316')")
+    page.wait_for_function(
+        "document.querySelector('#run-value-label').innerText.includes('0.0316')"
+    )
     deadline = time.monotonic() + 20
     while trace_y(page, "run-shed") == before:
         assert time.monotonic() < deadline, "the shed figure did not change with the threshold"
@@ -137,7 +169,12 @@ def test_open_run_and_change_threshold(page, server):
     assert "0.0316" in page.evaluate(
         "document.querySelector('#run-shed .js-plotly-plot').layout.title.text"
     )
-    assert page.locator(".js-plotly-plot").count() == 6
+    page.get_by_text("Inside one layer").click()
+    for gid in ("run-hist", "run-channels", "run-traj"):
+        figure_ready(page, gid)
+    assert "0.0316" in page.evaluate(
+        "document.querySelector('#run-hist .js-plotly-plot').layout.title.text"
+    )
     webgl = page.evaluate("document.querySelectorAll('.js-plotly-plot canvas.gl-canvas').length")
     assert webgl == 0
     assert not page.errors, page.errors
@@ -145,8 +182,8 @@ def test_open_run_and_change_threshold(page, server):
 
 def test_compare_two_runs(page, server):
     page.goto(server.url + "/")
-    page.wait_for_selector("#runs-table a:has-text('gmp_s1')", timeout=20_000)
-    rows = page.locator("#runs-table tr:has(a)")
+    page.wait_for_selector("#runs-table td >> text='gmp_s1'", timeout=20_000)
+    rows = page.locator("#runs-table tr:has(input[type=checkbox])")
     for name in ("gmp_s0", "gmp_s1"):
         rows.filter(has_text=name).locator("input[type=checkbox]").check()
     page.wait_for_function("document.querySelector('#runs-compare-link').href.includes('runs=')")
@@ -166,15 +203,17 @@ def test_compare_two_runs(page, server):
 
 def test_live_run_gains_a_snapshot(page, tmp_path):
     root = make_runs(tmp_path, {"done.h5": Synth(run_id="done")}, bad=False)
-    writer = subprocess.Popen([sys.executable, str(SYNTH), str(root / "live.h5"), "12", "1.0"],
-                              stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    writer = subprocess.Popen(
+        [sys.executable, str(SYNTH), str(root / "live.h5"), "12", "1.0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     server = Server(root, refresh_ms=500)
     try:
         assert writer.stdout.readline().startswith("committed 1")
         assert writer.stdout.readline().startswith("committed 2")
         open_run(page, server, "live")
-        page.evaluate("window.__no_reload = 1")
         n0 = len(trace_y(page, "run-shed"))
         assert "running" in page.inner_text("#run-header")
         page.wait_for_function(

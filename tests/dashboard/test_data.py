@@ -34,15 +34,25 @@ def test_sample_fates_match_the_planted_fates(pruned):
     for spec in SMALL_LAYERS:
         values, fates = data.sample_fates(pruned, spec.name, "layer_relative", 0.01)
         idx, _ = pruned.samples(spec.name)
-        flat = {k: v.reshape(-1)[idx] for k, v in (("mask", truth.mask[spec.name]),
-                                                    ("decay", truth.decay[spec.name]),
-                                                    ("revive", truth.revive[spec.name]))}  # fmt: skip
-        expected = np.where(~flat["mask"], "pruned", np.where(flat["revive"], "revived",
-                            np.where(flat["decay"], "shed", "kept")))  # fmt: skip
+        flat = {
+            k: v.reshape(-1)[idx]
+            for k, v in (
+                ("mask", truth.mask[spec.name]),
+                ("decay", truth.decay[spec.name]),
+                ("revive", truth.revive[spec.name]),
+            )
+        }
+        expected = np.where(
+            ~flat["mask"],
+            "pruned",
+            np.where(flat["revive"], "revived", np.where(flat["decay"], "shed", "kept")),
+        )
         assert values.shape == (PRUNED.n_snapshots, len(idx))
         np.testing.assert_array_equal(fates, expected, err_msg=spec.name)
     assert {"pruned", "revived", "shed", "kept"} <= set(
-        np.concatenate([data.sample_fates(pruned, s.name, "layer_relative", 0.01)[1] for s in SMALL_LAYERS])
+        np.concatenate(
+            [data.sample_fates(pruned, s.name, "layer_relative", 0.01)[1] for s in SMALL_LAYERS]
+        )
     )
 
 
@@ -89,22 +99,34 @@ def test_control_counts_equal_excess_curve_at_every_grid_point(pruned, control, 
         np.testing.assert_allclose(counts.fraction(rule, gi), g, equal_nan=True)
         for spec in SMALL_LAYERS:
             col = ex.control.column(spec.name)
-            np.testing.assert_allclose(counts.fraction(rule, gi, spec.name),
-                                       ex.control.shed_fraction[:, col], equal_nan=True)  # fmt: skip
+            np.testing.assert_allclose(
+                counts.fraction(rule, gi, spec.name),
+                ex.control.shed_fraction[:, col],
+                equal_nan=True,
+            )
 
 
 def test_control_counts_refuse_a_different_network(pruned, tmp_path):
     other = Synth(run_id="other", layers=SMALL_LAYERS[:2])
     from dashboard_synth import write_run
 
-    with open_run(write_run(tmp_path / "o.h5", other)) as o, pytest.raises(ValueError, match="not its control"):
+    with (
+        open_run(write_run(tmp_path / "o.h5", other)) as o,
+        pytest.raises(ValueError, match="not its control"),
+    ):
         control_counts(pruned, o)
 
 
 def test_run_info_fields(pruned, control):
     info = data.run_info(pruned, "gmp_s0")
     last = cascade_summary(pruned, revivals=False)[-1]
-    assert (info.model, info.pruner, info.protocol, info.sparsity, info.seed) == ("resnet1d", "gmp", "lrr", 0.2, 0)
+    assert (info.model, info.pruner, info.protocol, info.sparsity, info.seed) == (
+        "resnet1d",
+        "gmp",
+        "lrr",
+        0.2,
+        0,
+    )
     assert info.cascade_ratio == pytest.approx(last.cascade_ratio) and info.cascade_ratio > 1
     assert info.effective_sparsity == pytest.approx(last.effective_sparsity)
     assert info.final_acc == pytest.approx(float(pruned.metrics["test_acc"][-1]))
@@ -121,8 +143,13 @@ def test_default_slider_position_is_the_default_threshold():
 
 def test_cached_run_memo_follows_new_snapshots(tmp_path):
     p = Synth(run_id="live")
-    w = RunWriter(tmp_path / "live.h5", layers=list(p.layers), config=p.config(), run_id="live",
-                  background=False)  # fmt: skip
+    w = RunWriter(
+        tmp_path / "live.h5",
+        layers=list(p.layers),
+        config=p.config(),
+        run_id="live",
+        background=False,
+    )
     try:
         write_snapshots(w, p, stop=2)
         run = CachedRun(open_run(tmp_path / "live.h5"))
@@ -131,7 +158,10 @@ def test_cached_run_memo_follows_new_snapshots(tmp_path):
         assert run.poll() == run.version  # nothing new: memo kept
         write_snapshots(w, p, start=2, stop=3)
         assert run.poll()[0] == 3
-        assert len(run.stats("fc").n_kept) == 3 and len(data.shed_series(run, "absolute", 1e-3)[1]) == 3
+        assert (
+            len(run.stats("fc").n_kept) == 3
+            and len(data.shed_series(run, "absolute", 1e-3)[1]) == 3
+        )
     finally:
         w.close()
     assert run.poll()[2] == "complete"

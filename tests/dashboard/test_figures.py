@@ -35,13 +35,18 @@ def test_metrics_figure_rows_and_prune_lines():
     assert fig.layout.yaxis3.type == "log"
     vlines = [s for s in fig.layout.shapes if s.x0 == s.x1]
     assert sorted(s.x0 for s in vlines) == [2.0, 3.0] and {s.yref for s in vlines} == {"paper"}
-    assert F.metrics_figure({"epoch": np.array([])}).layout.annotations[0].text == "no metrics logged yet"
+    assert (
+        F.metrics_figure({"epoch": np.array([])}).layout.annotations[0].text
+        == "no metrics logged yet"
+    )
 
 
 def test_shed_figure_band_only_for_groups():
     x = np.arange(4.0)
     one = F.Curve("run", x, np.array([0, 0.1, 0.2, 0.3]))
-    grp = F.Curve("group", x, np.full(4, 0.2), lo=np.full(4, 0.1), hi=np.full(4, 0.3), n=3, dash="dash")
+    grp = F.Curve(
+        "group", x, np.full(4, 0.2), lo=np.full(4, 0.1), hi=np.full(4, 0.3), n=3, dash="dash"
+    )
     fig = F.shed_figure([one, grp], title="t", prune_epochs=[1.0])
     names = [t.name for t in fig.data]
     assert names == ["run", None, "group (n=3)"]  # the band is an unnamed filled trace
@@ -87,8 +92,9 @@ def test_channel_map_is_channel_by_snapshot():
 
 def test_trajectories_one_trace_per_fate_and_gaps_for_pruned():
     values = np.array([[1.0, -2.0, 0.5], [0.5, 0.0, 0.001], [0.25, 0.0, 0.3]])  # (S=3, K=3)
-    fig = F.trajectories_figure(np.arange(3.0), values, ["kept", "pruned", "revived"],
-                                threshold=np.full(3, 0.01))  # fmt: skip
+    fig = F.trajectories_figure(
+        np.arange(3.0), values, ["kept", "pruned", "revived"], threshold=np.full(3, 0.01)
+    )
     names = [t.name for t in fig.data]
     assert names == ["kept (1)", "revived (1)", "pruned (1)", "shed threshold"]
     pruned = fig.data[2]

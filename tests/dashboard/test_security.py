@@ -65,8 +65,15 @@ def test_catalog_refuses_anything_but_its_ids(fenced):
     runs, outside = fenced
     cat = RunCatalog(runs)
     real = cat.scan()[0].run_id
-    forged = [*ATTACKS, str(outside / "outside_run.h5"), str(runs / "inside.h5"), real.upper(),
-              real + "\n", real[:-1], f"{real}/../{real}"]  # fmt: skip
+    forged = [
+        *ATTACKS,
+        str(outside / "outside_run.h5"),
+        str(runs / "inside.h5"),
+        real.upper(),
+        real + "\n",
+        real[:-1],
+        f"{real}/../{real}",
+    ]
     for candidate in forged:
         assert cat.get(candidate) is None and cat.resolve(candidate) is None, candidate
     assert cat.get(real) is not None
@@ -81,10 +88,16 @@ def test_file_swapped_for_an_outside_symlink_after_the_scan(fenced):
     assert cat.get(rid) is None
 
 
-def _post(client, output: str, prop: str, inputs: list, state: list) -> str:
+def _post(client, output: str, prop: str, inputs: list, state: list, extra=()) -> str:
+    """POSTs a callback request as the browser would (``extra``: more outputs)."""
+    outs = [(output, prop), *extra]
     body = {
-        "output": f"{output}.{prop}",
-        "outputs": {"id": output, "property": prop},
+        "output": f"{output}.{prop}"
+        if not extra
+        else ".." + "...".join(f"{o}.{p}" for o, p in outs) + "..",
+        "outputs": {"id": output, "property": prop}
+        if not extra
+        else [{"id": o, "property": p} for o, p in outs],
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
         "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
         "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"],
@@ -124,7 +137,7 @@ def _attack_over_http(client, attack: str, inside: str, outside: Path) -> None:
             "children",
             [("url", "pathname", "/compare")],
             [("url", "search", f"?runs={attack},{inside}")],
-        ),  # fmt: skip
+        ),
         _post(
             client,
             "run-metrics",
@@ -143,7 +156,7 @@ def _attack_over_http(client, attack: str, inside: str, outside: Path) -> None:
                 ("run-version", "data", [1]),
             ],
             [("run-id", "data", attack)],
-        ),  # fmt: skip
+        ),
         _post(
             client,
             "cmp-overlap",
@@ -152,9 +165,11 @@ def _attack_over_http(client, attack: str, inside: str, outside: Path) -> None:
                 ("cmp-snapshot", "value", 0),
                 ("cmp-rule", "value", "absolute"),
                 ("cmp-value", "value", 3),
+                ("cmp-version", "data", []),
             ],
             [("cmp-runs", "value", [attack, inside, str(outside / "outside_run.h5")])],
-        ),  # fmt: skip
+            extra=[("cmp-overlap-job", "data")],
+        ),
     ]
     for text in texts:
         assert SECRET not in text and "outside_run" not in text

@@ -12,7 +12,7 @@ from dashboard_synth import Synth, write_snapshots
 
 from dashboard import data
 from dashboard.app import create_app, render_page
-from dashboard.views import compare, run, runs
+from dashboard.views import compare, overlap, run, runs
 from dashboard.views.common import value_label
 from tracking import RunWriter
 
@@ -22,30 +22,50 @@ def _settle(store, fn, *, timeout=20.0):
     deadline = time.monotonic() + timeout
     while True:
         out = fn()
-        if "computing" not in repr(out) and "pending" not in repr(out) or time.monotonic() > deadline:
+        busy = any(w in repr(out) for w in ("computing", "pending", "reading"))
+        if not busy or time.monotonic() > deadline:
             return out
         time.sleep(0.05)
 
 
 def test_runs_table_lists_runs_and_bad_files(store):
     rows, bad = _settle(store, lambda: runs.runs_table(store))
-    by = {r["run"].split("]")[0][1:]: r for r in rows}
+    by = {r["run"]: r for r in rows}
     assert set(by) == {"ctl_s0", "ctl_s1", "gmp_s0", "gmp_s1", "sub/rand_s0"}
     g = by["gmp_s0"]
-    assert (g["status"], g["pruner"], g["protocol"], g["sparsity"], g["seed"]) == ("complete", "gmp", "lrr", 0.2, 0)
-    assert g["run"].endswith(f"(/run/{g['id']})") and g["cascade_ratio"] > 1
+    assert (g["status"], g["pruner"], g["protocol"], g["sparsity"], g["seed"]) == (
+        "complete",
+        "gmp",
+        "lrr",
+        0.2,
+        0,
+    )
+    assert runs.open_run_path({"column_id": "run", "row_id": g["id"]}) == f"/run/{g['id']}"
+    assert g["cascade_ratio"] > 1
     # the excess over the control is smaller than the raw ratio, and says so
     assert g["control"] == "yes" and 0 < g["excess_ratio"] < g["cascade_ratio"]
-    assert by["sub/rand_s0"]["control"] == "no control" and by["sub/rand_s0"]["excess_ratio"] is None
+    assert (
+        by["sub/rand_s0"]["control"] == "no control" and by["sub/rand_s0"]["excess_ratio"] is None
+    )
     assert by["ctl_s0"]["control"] == "is a control" and by["ctl_s0"]["cascade_ratio"] is None
     text = repr(bad)
     assert "junk.h5" in text and "NotARunFile" in text and "cut.h5" in text and "truncated" in text
 
 
 def test_runs_version_changes_only_with_files(store, runs_dir):
-    v = runs.runs_version(store, None)
+    runs.runs_version(store, None)
+    while store.updates.pending():  # the first look schedules a read of every file
+        time.sleep(0.02)
+    v, fast_off = runs.runs_version(store, None)
+    assert fast_off is True  # nothing running: no fast ticks
     with pytest.raises(PreventUpdate):
-        runs.runs_version(store, v)
+        runs.runs_version(store, v, True)
+
+
+def test_only_a_click_on_a_run_name_navigates():
+    for cell in (None, {"column_id": "status", "row_id": "x"}, {"column_id": "run"}):
+        with pytest.raises(PreventUpdate):
+            runs.open_run_path(cell)
 
 
 def test_compare_href():
@@ -77,33 +97,43 @@ def test_shed_figure_follows_threshold_and_shows_the_control(store):
     y_low, y_high = np.asarray(low.data[0].y), np.asarray(high.data[0].y)
     assert (y_high >= y_low).all() and (y_high > y_low).any()  # a higher τ sheds more
     assert [t.name for t in low.data] == ["this run", "control, on this run's kept set"]
-    assert "1e-04" in value_label("layer_relative", 0) or "0.0001" in value_label("layer_relative", 0)
+    assert "1e-04" in value_label("layer_relative", 0) or "0.0001" in value_label(
+        "layer_relative", 0
+    )
     no_ctl = run.shed(store, rid_of(store, "rand_s0"), "layer_relative", 8, data.ALL)
     assert "no control" in no_ctl.layout.title.text and len(no_ctl.data) == 1
 
 
 def test_poll_prevents_update_when_nothing_changed(store):
     rid = rid_of(store, "gmp_s0")
-    v = _settle(store, lambda: run.poll(store, rid, None))
+    _settle(store, lambda: run.poll(store, rid, None))
+    store.wait_updates(rid)
+    v, fast_off = run.poll(store, rid, None)
     assert v[:3] == [9, 8, "complete"] and v[3] == "done"
     with pytest.raises(PreventUpdate):
-        run.poll(store, rid, v)
+        run.poll(store, rid, v, fast_off)
 
 
 def test_live_run_gains_a_snapshot(tmp_path):
     p = Synth(run_id="live")
-    w = RunWriter(tmp_path / "live.h5", layers=list(p.layers), config=p.config(), run_id="live",
-                  background=False)  # fmt: skip
+    w = RunWriter(
+        tmp_path / "live.h5",
+        layers=list(p.layers),
+        config=p.config(),
+        run_id="live",
+        background=False,
+    )
     app = create_app(tmp_path)
     store = app.server.extensions["cascade_shedding"]
     try:
         write_snapshots(w, p, stop=3)
         rid = rid_of(store, "live")
-        v1 = run.poll(store, rid, None)
+        v1 = run.poll(store, rid, None)[0]
         assert v1[0] == 3 and v1[2] == "running"
         assert len(run.shed(store, rid, "absolute", 16, data.ALL).data[0].x) == 3
         write_snapshots(w, p, start=3, stop=5)
-        v2 = run.poll(store, rid, v1)
+        store.wait_updates(rid)  # the re-read runs on the updates thread, then publishes
+        v2 = run.poll(store, rid, v1)[0]
         assert v2[0] == 5
         assert len(run.shed(store, rid, "absolute", 16, data.ALL).data[0].x) == 5
         rows, _ = runs.runs_table(store)
@@ -128,13 +158,22 @@ def test_compare_page(store):
     assert acc.layout.yaxis.title.text == "test accuracy"
     top, marks, value = compare.snapshot_range(store, ids, None)
     assert top == 8 and value == 8 and 0 in marks
-    ov = compare.overlap(store, ids, 8, "layer_relative", 8)
+    ov, job = overlap.overlap(store, ids, 8, "layer_relative", 8)
+    assert job is not None and "computing" in ov.layout.annotations[0].text
+    deadline = time.monotonic() + 20
+    while store.updates.status(job) == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert compare.poll(store, ids, None, job)[0][0] == "done"  # the poll notices, redraws
+    ov, job = overlap.overlap(store, ids, 8, "layer_relative", 8)
+    assert job is None
     m = np.asarray(ov.data[0].z, float)
     np.testing.assert_allclose(np.diag(m), 1.0)
     np.testing.assert_allclose(m, m.T)
     assert (m < 1).any()
-    one = compare.overlap(store, ids[:1], 8, "layer_relative", 8)
-    assert "at least two" in one.layout.annotations[0].text
+    one, job = overlap.overlap(store, ids[:1], 8, "layer_relative", 8)
+    assert "at least two" in one.layout.annotations[0].text and job is None
+    bad, _ = overlap.overlap(store, [ids[0], "f" * 20], 8, "layer_relative", 8)
+    assert "cannot show this" in bad.layout.annotations[0].text
 
 
 def test_compare_selection_from_url_ignores_unknown_ids(store):
@@ -163,8 +202,12 @@ def test_damaged_file_panels_show_the_reason(tmp_path):
         (root / "a.h5").write_bytes(blob[: len(blob) // 3])  # cut while the app has it open
         store.catalog.scan()
         # the open handle either still serves or fails cleanly: no panel raises
-        for fig in (run.metrics(store, rid), run.shed(store, rid, "absolute", 16, data.ALL),
-                    run.hist(store, rid, "fc", "absolute", 16), run.channels(store, rid, "fc")):
+        for fig in (
+            run.metrics(store, rid),
+            run.shed(store, rid, "absolute", 16, data.ALL),
+            run.hist(store, rid, "fc", "absolute", 16),
+            run.channels(store, rid, "fc"),
+        ):
             assert fig.layout is not None
     finally:
         store.close()
@@ -177,6 +220,6 @@ def test_damaged_file_panels_show_the_reason(tmp_path):
         assert "truncated" in fig.layout.annotations[0].text
         assert "truncated" in repr(render_page(store, f"/run/{rid}", ""))
         rows, bad = runs.runs_table(store)
-        assert [r["run"].split("]")[0][1:] for r in rows] == ["b"] and "a.h5" in repr(bad)
+        assert [r["run"] for r in rows] == ["b"] and "a.h5" in repr(bad)
     finally:
         store.close()
