@@ -7,13 +7,54 @@ live tick redraws once the result is there.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from shedding.analysis.runs import describe_error
+
+
+class _DaemonWorker:
+    """Runs submitted callables in order on one *daemon* thread.
+
+    Not a ThreadPoolExecutor: its workers are joined at interpreter exit, so a job still
+    streaming a large run would keep a Ctrl-C'd server alive for many seconds.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        fut: Future[Any] = Future()
+        self._queue.put((fut, fn))
+        return fut
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            fut, fn = item
+            if not fut.set_running_or_notify_cancel():
+                continue  # cancelled while waiting
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # reported through the future, never lost
+                fut.set_exception(e)
+
+    def shutdown(self) -> None:
+        """Cancels what has not started and lets the thread end after the current job."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        self._queue.put(None)
 
 
 class Jobs:
@@ -25,7 +66,7 @@ class Jobs:
     """
 
     def __init__(self, *, max_results: int = 512) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-job")
+        self._pool = _DaemonWorker("dashboard-job")
         self._lock = threading.RLock()  # done-callbacks may run inside get()
         self._futures: OrderedDict[Hashable, Future[Any]] = OrderedDict()
         self._groups: dict[Hashable, Hashable] = {}
@@ -89,4 +130,4 @@ class Jobs:
                 self.finished += 1
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
