@@ -67,7 +67,10 @@ def test_serve_refuses_a_missing_directory(tmp_path):
 def test_serve_runs_a_real_server_without_torch(runs_dir):
     port = free_port()
     code = (
-        "import sys\n"
+        # A shell that started the suite in the background (`make test &`) hands children
+        # SIGINT as ignored; restore Python's handler so the Ctrl-C below reaches serve.
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from dashboard import serve\n"
         "try:\n"
         f"    serve({str(runs_dir)!r}, port={port})\n"
