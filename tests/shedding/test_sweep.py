@@ -102,6 +102,33 @@ def test_sweep_resumes_interrupted_runs_and_skips_finished_ones(data_root, tmp_p
 
 
 @pytest.mark.slow
+def test_a_failing_run_is_reported_with_its_log_and_the_others_finish(data_root, tmp_path):
+    """Runs start from a preloaded forkserver; each is still its own process with its own log."""
+    from shedding.sweep import PlannedRun
+    from tiny import tiny_config
+
+    good = tiny_config("prune.sparsity=0.5")
+    bad = tiny_config("data.name=cifar10", "model.name=resnet20")  # no CIFAR-10 on disk
+    rdir = tmp_path / "runs"
+    out = execute(
+        [PlannedRun(good, "run"), PlannedRun(bad, "run")],
+        data_root=data_root,
+        runs_dir=rdir,
+        jobs=2,
+        progress=False,
+    )
+    assert out[runs.run_id(good)] == "complete"
+    log = runs.work_dir(rdir, bad) / "log.txt"
+    assert out[runs.run_id(bad)] == f"failed (exit 2; see {log})"
+    text = log.read_text()
+    assert "shedding run: error:" in text and "cifar10" in text.lower()
+    assert "complete:" in (runs.work_dir(rdir, good) / "log.txt").read_text()
+    with open_run(runs.run_path(rdir, good)) as r:
+        assert r.status == "complete"
+    assert not runs.run_path(rdir, bad).exists()
+
+
+@pytest.mark.slow
 def test_submitit_local_executor_runs_a_job(data_root, tmp_path):
     pytest.importorskip("submitit")
     cfgs = expand(_sweep({"prune.sparsity": [0.3]}), controls=False)
