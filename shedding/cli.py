@@ -17,6 +17,7 @@ EXAMPLES: dict[str, str] = {
     "run": "shedding run mnist1d-demo --set prune.sparsity=0.8 --set retrain.protocol=ft",
     "sweep": "shedding sweep examples/sweep-mnist1d.toml --jobs 2",
     "demo": "shedding demo            # quick MNIST-1D study, about 5 minutes on 2 cores",
+    "study": "shedding study full --jobs 2   # the full MNIST-1D study, then its tables",
     "inspect": "shedding inspect data/runs/mnist1d-demo-1a2b3c4d5e6f.h5",
     "analyze": "shedding analyze data/runs/*.h5 --threshold-rule layer_relative --threshold 0.01",
     "compare": "shedding compare data/runs --by prune.method,retrain.protocol",
@@ -128,6 +129,20 @@ def _cmd_sweep(a: argparse.Namespace) -> int:
         jobs=a.jobs,
         executor=a.executor,
         controls=not a.no_controls,
+        progress=not a.quiet,
+    )
+
+
+def _cmd_study(a: argparse.Namespace) -> int:
+    from shedding.study import run_study
+
+    return run_study(
+        a.name,
+        data_root=a.data_root,
+        runs_dir=a.runs_dir,
+        out=a.out,
+        jobs=a.jobs,
+        tables_only=a.tables_only,
         progress=not a.quiet,
     )
 
@@ -259,7 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=min(2, os.cpu_count() or 1),
         help="runs in parallel (default: 2, or 1 on a 1-core machine)",
     )
-    p.add_argument("--full", action="store_true", help="the full study (about an hour on 2 cores)")
+    p.add_argument("--full", action="store_true", help="the full study (= shedding study full)")
+
+    p = add("study", "run a built-in study's sweeps, then write its findings tables", _cmd_study)
+    p.add_argument("name", nargs="?", default="quick", help="quick (default) or full")
+    _add_roots(p)
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="runs in parallel (default: 2, or 1 on a 1-core machine)",
+    )
+    p.add_argument("--out", help="folder for findings.md (default: <data root>/study/<name>)")
+    p.add_argument(
+        "--tables-only", action="store_true", help="write the tables from the runs on disk"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = add(
         "inspect", "print a run file's format, status, layers, snapshots and config", _cmd_inspect

@@ -116,7 +116,13 @@ def plan(configs: Sequence[ExperimentConfig], runs_dir: Path) -> list[PlannedRun
 # Modules every run process needs: torch alone takes ~3 s to import on a 2-core CPU and the
 # optimizer's first use imports torch._dynamo (~3.7 s more). A forkserver imports them once;
 # each run is still its own process (a crash or a leak ends with that run), forked from it.
-_PRELOAD = ["torch", "torch._dynamo", "torch._inductor.config", "shedding.cli", "shedding.experiment"]
+_PRELOAD = [
+    "torch",
+    "torch._dynamo",
+    "torch._inductor.config",
+    "shedding.cli",
+    "shedding.experiment",
+]
 
 
 def _run_context() -> Any:
@@ -150,9 +156,7 @@ def _run_child(argv: list[str], log: str, threads: int) -> None:
     sys.exit(code)
 
 
-def _run_process(
-    p: PlannedRun, *, ctx: Any, data_root: Path, runs_dir: Path, threads: int
-) -> int:
+def _run_process(p: PlannedRun, *, ctx: Any, data_root: Path, runs_dir: Path, threads: int) -> int:
     """Runs one planned run in its own process; returns its exit code."""
     work = runs.work_dir(runs_dir, p.cfg)
     work.mkdir(parents=True, exist_ok=True)
@@ -323,10 +327,18 @@ def run_demo(
     jobs: int = 1,
     full: bool = False,
 ) -> int:
-    """The README demo: the quick MNIST-1D study, then what to do next."""
-    name = "full" if full else "quick"
-    code = run_sweep(name, data_root=data_root, runs_dir=runs_dir, jobs=jobs)
-    rdir = Path(runs_dir) if runs_dir is not None else resolve_data_root(data_root) / "runs"
+    """The README demo: the quick MNIST-1D study (its per-run table and its findings
+    tables), then what to do next. ``full`` runs ``shedding study full`` instead."""
+    from shedding.study import run_study, write_findings
+
+    root = resolve_data_root(data_root)
+    rdir = Path(runs_dir) if runs_dir is not None else root / "runs"
+    if full:
+        code = run_study("full", data_root=root, runs_dir=rdir, jobs=jobs)
+    else:
+        code = run_sweep("quick", data_root=root, runs_dir=rdir, jobs=jobs)
+        tables = write_findings("quick", rdir, root / "study" / "quick")
+        print(f"\nfindings tables (mean ± 95% interval over seeds): {tables}")
     print(
         "\nnext:\n"
         f"  shedding analyze {rdir}/<run>.h5      cascade summary of one run, with its control\n"

@@ -11,7 +11,14 @@ Example (``run`` is an open :class:`tracking.reader.Run`, ``control`` its contro
     >>> excess = excess_summary(run, control)   # the same against the control
 """
 
-from shedding.analysis.cascade import LayerRound, RoundSummary, cascade_summary, dead_channels
+from shedding.analysis.cascade import (
+    ChannelShedding,
+    LayerRound,
+    RoundSummary,
+    cascade_summary,
+    channel_shedding,
+    dead_channels,
+)
 from shedding.analysis.cli_format import analyze_text, compare_text
 from shedding.analysis.compare import (
     Comparison,
@@ -57,6 +64,7 @@ __all__ = [
     "DEFAULT_RULE",
     "THRESHOLD_RULES",
     "Attribution",
+    "ChannelShedding",
     "Comparison",
     "ExcessCurve",
     "ExcessRound",
@@ -75,6 +83,7 @@ __all__ = [
     "attribution",
     "bootstrap_ci",
     "cascade_summary",
+    "channel_shedding",
     "compare",
     "compare_summaries",
     "compare_text",

@@ -25,6 +25,7 @@ from shedding.analysis import _cache, _stream
 from shedding.analysis._align import RoundSpan, round_spans
 from shedding.analysis.shed import _jsonable, shed_curve
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, threshold_codes
+from shedding.errors import DataError
 
 if TYPE_CHECKING:
     from tracking.reader import Run
@@ -276,3 +277,82 @@ def _channels_and_revivals(
     if revivals and current is not None:
         revived[current[1]] += _stream.popcount(rev)
     return chans, revived if revivals else None
+
+
+@dataclass(frozen=True)
+class ChannelShedding:
+    """How much of a run's shedding at one snapshot is whole channels (semi-structured).
+
+    A channel is *dead* when it has kept weights and >= 90% of them are shed (the weight
+    criterion of :func:`dead_channels`; BatchNorm γ is not consulted here, so the share is
+    about weights alone). ``share_in_dead_channels`` = shed weights inside dead channels /
+    all shed weights (NaN when nothing is shed).
+    """
+
+    run_id: str
+    rule: str
+    c: float
+    snapshot: int
+    kept: int
+    shed: int
+    shed_in_dead_channels: int
+    dead_channels: int
+    n_channels: int
+    share_in_dead_channels: float
+    layers: tuple[tuple[str, int, int, int], ...]  # (layer, shed, shed in dead, dead channels)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN as None)."""
+        return {k: _jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
+
+
+def channel_shedding(
+    run: Run, *, snapshot: int = -1, rule: str = DEFAULT_RULE, c: float = DEFAULT_C
+) -> ChannelShedding:
+    """Per-channel shedding at ``snapshot`` (default: the last), shed as in :func:`shed_curve`.
+
+    Example:
+        >>> ch = channel_shedding(run)
+        >>> 0.0 <= ch.share_in_dead_channels <= 1.0
+        True
+    """
+    n = len(run)
+    if n == 0:
+        raise DataError(f"{run.path} has no committed snapshots yet; nothing to count")
+    s = snapshot % n
+    curve = shed_curve(run, rule=rule, c=c)
+    per_layer: list[tuple[np.ndarray, np.ndarray]] = []
+    if curve.rule == DEFAULT_RULE and np.isclose(curve.c, DEFAULT_C):
+        for info in run.layers:
+            st = _cache.stats(run, info.name)
+            per_layer.append((st.channel_kept[s], st.channel_shed[s]))
+    else:
+        for li, _, z in _stream.stream_sets(run, threshold_codes(curve.tau), snapshots=[s]):
+            info = run.layers[li]
+            if z is None:
+                zero = np.zeros(info.n_channels, dtype=np.int64)
+                per_layer.append((zero, zero))
+            else:
+                per_layer.append(
+                    (_stream.channel_popcount(z.mask, info), _stream.channel_popcount(z.shed, info))
+                )
+    rows, kept = [], 0
+    for info, (k, sh) in zip(run.layers, per_layer, strict=True):
+        dead = dead_channels(k, sh, None)
+        rows.append((info.name, int(sh.sum()), int(sh[dead].sum()), int(dead.sum())))
+        kept += int(k.sum())
+    shed = sum(r[1] for r in rows)
+    in_dead = sum(r[2] for r in rows)
+    return ChannelShedding(
+        run_id=run.run_id,
+        rule=rule,
+        c=float(c),
+        snapshot=s,
+        kept=kept,
+        shed=shed,
+        shed_in_dead_channels=in_dead,
+        dead_channels=sum(r[3] for r in rows),
+        n_channels=sum(i.n_channels for i in run.layers),
+        share_in_dead_channels=in_dead / shed if shed else float("nan"),
+        layers=tuple(rows),
+    )

@@ -39,6 +39,9 @@ class GmpOverlap:
         snapshot_dense: the last dense snapshot (-1 when the file has none).
         jaccard_dense: overlap with GMP applied to the dense weights (NaN without them).
         jaccard_final: overlap with GMP applied to the final weights.
+        jaccard_mask_dense: the pruner's final mask alone (shedding ignored) vs GMP of the
+            mask's size on the dense weights: the baseline that ``jaccard_dense`` moves
+            away from when shedding makes the kept set more (or less) GMP-like.
     """
 
     run_id: str
@@ -51,6 +54,7 @@ class GmpOverlap:
     snapshot_dense: int
     jaccard_dense: float
     jaccard_final: float
+    jaccard_mask_dense: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
@@ -136,11 +140,14 @@ def gmp_overlap(run: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C) -> 
     dense = np.flatnonzero(_cache.index(run).phase == "dense")
     snap_dense = int(dense[-1]) if len(dense) else -1
 
-    def overlap(snapshot: int) -> float:
-        g = gmp_sets(run, snapshot, k)
-        inter = sum(_stream.popcount(a & b) for a, b in zip(eff, g, strict=True))
-        union = sum(_stream.popcount(a | b) for a, b in zip(eff, g, strict=True))
+    def overlap(snapshot: int, sets: list[np.ndarray] = eff) -> float:
+        size = sum(_stream.popcount(e) for e in sets)
+        g = gmp_sets(run, snapshot, size)
+        inter = sum(_stream.popcount(a & b) for a, b in zip(sets, g, strict=True))
+        union = sum(_stream.popcount(a | b) for a, b in zip(sets, g, strict=True))
         return _jaccard(inter, union)
+
+    masks = [_stream.packed_mask(run, i.name, final) for i in run.layers]
 
     return GmpOverlap(
         run_id=run.run_id,
@@ -153,6 +160,7 @@ def gmp_overlap(run: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C) -> 
         snapshot_dense=snap_dense,
         jaccard_dense=overlap(snap_dense) if snap_dense >= 0 else float("nan"),
         jaccard_final=overlap(final),
+        jaccard_mask_dense=overlap(snap_dense, masks) if snap_dense >= 0 else float("nan"),
     )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from analysis_planted import iterative_run
 
-from shedding.analysis import cascade_summary, dead_channels
+from shedding.analysis import cascade_summary, channel_shedding, dead_channels
 from tracking import open_run
 
 
@@ -76,3 +76,20 @@ def test_dead_channel_rule() -> None:
     assert dead_channels(kept, shed, None).tolist() == [True, False, True, False, False]
     assert dead_channels(kept, shed, gamma).tolist() == [True, False, True, False, True]
     assert not dead_channels(np.array([3]), np.array([0]), np.array([np.nan]))[0]
+
+
+@pytest.mark.parametrize("rule", ["layer_relative", "absolute"])  # stored stats / streamed
+def test_planted_channel_shedding(run, rule: str) -> None:
+    # s4: conv1[0] has 4 kept (0..3 pruned), all 4 shed -> dead; conv1[1] 7 of 8 shed (not
+    # dead, < 90%); fc[0] 4 of 12. 15 shed, 4 of them in the one dead channel. BN gamma of
+    # conv1[3] is ignored here (weights only).
+    ch = channel_shedding(run, rule=rule, c=0.01)
+    assert (ch.snapshot, ch.kept, ch.shed) == (4, 56, 15)
+    assert (ch.shed_in_dead_channels, ch.dead_channels, ch.n_channels) == (4, 1, 6)
+    assert ch.share_in_dead_channels == 4 / 15
+    assert ch.layers == (("conv1", 11, 4, 1), ("fc", 4, 0, 0))
+    s3 = channel_shedding(run, snapshot=3, rule=rule, c=0.01)  # conv1 {4..9}, fc {4, 5}
+    assert (s3.shed, s3.shed_in_dead_channels, s3.share_in_dead_channels) == (8, 4, 0.5)
+    s0 = channel_shedding(run, snapshot=0, rule=rule, c=0.01)
+    assert s0.shed == 0 and math.isnan(s0.share_in_dead_channels)
+    assert s0.to_dict()["share_in_dead_channels"] is None

@@ -43,6 +43,9 @@ def test_planted_gmp_overlap(run) -> None:
     # 18 of them are in the final set (conv1 17 + fc flat 8) -> 18 / (41 + 41 - 18)
     assert ov.jaccard_dense == 18 / 64
     assert ov.jaccard_final == 1.0  # the 41 weights at 1.0 are exactly the final set
+    # the final mask alone keeps 56 (conv1 4.., fc 4..); GMP of 56 on the tied dense weights
+    # keeps flat 0..55 (conv1 all, fc 0..23): 28 + 20 = 48 shared -> 48 / (56 + 56 - 48)
+    assert ov.jaccard_mask_dense == 48 / 64
 
 
 def test_gmp_sets_pick_the_largest_with_position_tie_break(tmp_path: Path) -> None:

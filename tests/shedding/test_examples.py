@@ -20,7 +20,9 @@ def test_analyze_runs_example_reports_excess_against_the_control(data_root, tmp_
     run_experiment(control_config(cfg), data_root=data_root, runs_dir=tmp_path, progress=False)
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "analyze_runs.py"), str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert "excess cascade ratio" in out.stdout and "a control run itself" in out.stdout

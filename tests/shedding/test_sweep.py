@@ -104,8 +104,9 @@ def test_sweep_resumes_interrupted_runs_and_skips_finished_ones(data_root, tmp_p
 @pytest.mark.slow
 def test_a_failing_run_is_reported_with_its_log_and_the_others_finish(data_root, tmp_path):
     """Runs start from a preloaded forkserver; each is still its own process with its own log."""
-    from shedding.sweep import PlannedRun
     from tiny import tiny_config
+
+    from shedding.sweep import PlannedRun
 
     good = tiny_config("prune.sparsity=0.5")
     bad = tiny_config("data.name=cifar10", "model.name=resnet20")  # no CIFAR-10 on disk

@@ -1,0 +1,130 @@
+"""The study command: runs a (tiny) study's sweep files, then writes its findings tables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tiny import TINY
+
+from shedding import runs, study
+from shedding.analysis import summarize_run
+from shedding.cli import main
+from shedding.config import parse_override
+from shedding.sweep import expand, read_sweep
+from tracking import open_run
+
+SET = dict(parse_override(o) for o in TINY)
+
+
+def _sweep(path, fixed: dict, grid: dict) -> str:
+    lines = ['base = "mnist1d-demo"', "[set]"]
+    lines += [f'"{k}" = {json.dumps(v)}' for k, v in {**SET, **fixed}.items()]
+    lines += ["[grid]"] + [f'"{k}" = {json.dumps(v)}' for k, v in grid.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def tiny_study(tmp_path, monkeypatch):
+    parts = (
+        _sweep(
+            tmp_path / "tiny.toml",
+            {"prune.sparsity": 0.8},
+            {"prune.method": ["gmp", "random"], "retrain.protocol": ["lrr", "ft"], "seed": [0, 1]},
+        ),
+        _sweep(
+            tmp_path / "tiny-iterative.toml",
+            {"prune.mode": "iterative", "prune.rate": 0.5, "prune.sparsity": 0.75},
+            {"seed": [0]},
+        ),
+        _sweep(
+            tmp_path / "tiny-scratch-reduced.toml",
+            {"prune.sparsity": 0.8},
+            {"retrain.protocol": ["scratch", "reduced"], "seed": [0]},
+        ),
+    )
+    monkeypatch.setitem(study.STUDIES, "tiny", parts)
+    return parts
+
+
+def _acc(path) -> float:
+    with open_run(path) as r:
+        return summarize_run(r).test_acc
+
+
+def _row(text: str, first_cells: list[str]) -> list[str]:
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[: len(first_cells)] == first_cells:
+            return cells
+    raise AssertionError(f"no table row starting {first_cells}")
+
+
+@pytest.mark.slow
+def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
+    tiny_study, data_root, tmp_path
+):
+    rdir, out = tmp_path / "runs", tmp_path / "tables"
+    configs = study.study_configs("tiny")
+    # 8 pruned + 4 controls; the iterative run shares the LRR seed-0 control; 2 Q4 runs
+    assert len(configs) == 12 + 1 + 2
+    code = study.run_study(
+        "tiny", data_root=data_root, runs_dir=rdir, out=out, jobs=2, progress=False
+    )
+    assert code == 0
+    text = (out / "findings.md").read_text()
+    assert "Missing" not in text and "Unreadable" not in text
+    assert len(json.loads((out / "summaries.json").read_text())) == 15
+
+    main_cfgs = expand(read_sweep(tiny_study[0]))
+
+    def path(method: str, protocol: str, seed: int):
+        (cfg,) = [
+            c
+            for c in main_cfgs
+            if (c.prune.method, c.prune.sparsity, c.retrain.protocol, c.seed)
+            == (method, 0.8, protocol, seed)
+        ]
+        return runs.run_path(rdir, cfg)
+
+    # Q2: the GMP/LRR cell is the mean ± t half-width of the two seeds' final accuracies
+    gmp = [_acc(path("gmp", "lrr", s)) for s in (0, 1)]
+    rnd = [_acc(path("random", "lrr", s)) for s in (0, 1)]
+    lrr_table = text.split("after LRR")[1]
+    cells = _row(lrr_table, ["80%"])
+    assert cells[1] == study.fmt(gmp) and cells[2] == study.fmt(rnd)
+    assert cells[5] == study.fmt([g - r for g, r in zip(gmp, rnd, strict=True)], 1, 100, sign=True)
+    # Q3: the iterative row exists; Q4: the reduced network's accuracy is its run's
+    assert _row(text, ["iterative (50%/round) 75%"])[3] != "–"
+    (red_cfg,) = [c for p, c in configs if c.retrain.protocol == "reduced"]
+    q4 = _row(text.split("**Q4")[1], ["80%"])
+    assert q4[5] == study.fmt([_acc(runs.run_path(rdir, red_cfg))])
+    # Q5: GMP's own mask is GMP's set on the dense weights; a random mask is not
+    j_gmp = float(_row(text.split("**Q5")[1], ["gmp", "80%"])[4].split(" ")[0])
+    j_rnd = float(_row(text.split("**Q5")[1], ["random", "80%"])[4].split(" ")[0])
+    assert j_gmp > 0.95 and j_rnd < 0.3
+
+    # --tables-only recomputes the same tables from the files, running nothing
+    stamps = {p: p.stat().st_mtime_ns for p in rdir.glob("*.h5")}
+    assert main(["study", "tiny", "--tables-only", "--runs-dir", str(rdir), "--out", str(out)]) == 0
+    again = (out / "findings.md").read_text()
+    assert again.split("**Q1")[1] == text.split("**Q1")[1]
+    assert {p: p.stat().st_mtime_ns for p in rdir.glob("*.h5")} == stamps
+
+
+def test_unknown_study_and_empty_runs_dir_fail_clearly(tmp_path, capsys):
+    assert main(["study", "nope"]) == 2
+    assert "unknown study 'nope'; valid: quick, full" in capsys.readouterr().err
+    assert main(["study", "full", "--tables-only", "--runs-dir", str(tmp_path)]) == 2
+    assert "no finished run of study 'full'" in capsys.readouterr().err
+
+
+def test_builtin_studies_expand_and_every_part_has_a_role():
+    for name, parts in study.STUDIES.items():
+        assert study.part_kind(name, parts[0]) == "main"
+        assert all(study.part_kind(name, p) for p in parts)
+    full = study.study_configs("full")
+    assert len(full) == 372
+    assert len({runs.run_id(c) for _, c in full}) == 372
+    assert len(study.study_configs("quick")) == 10
