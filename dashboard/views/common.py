@@ -66,10 +66,12 @@ guard_div = guarded(lambda msg: html.Div(msg, className="error"))
 FAST_MS = 250  # tick while a quick background job (re-read, overlap) is running
 
 
-def fast_tick(tick_id: str) -> dcc.Interval:
+def fast_tick(tick_id: str, store: Any = None) -> dcc.Interval:
     """A page's fast tick, enabled only while a quick background job is running, so its
-    result is drawn ~0.25 s after it lands instead of at the next slow tick."""
-    return dcc.Interval(id=tick_id, interval=FAST_MS, disabled=True)
+    result is drawn ~0.25 s after it lands instead of at the next slow tick. With
+    ``store``, it starts enabled when the page's render left a job pending."""
+    pending = store is not None and store.updates.pending()
+    return dcc.Interval(id=tick_id, interval=FAST_MS, disabled=not pending)
 
 
 def publish(store: Any, version: Any, previous: Any, fast_disabled: Any) -> tuple[Any, bool]:

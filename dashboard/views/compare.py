@@ -45,12 +45,16 @@ def layout(store: RunStore, search: str | None) -> html.Div:
     options = [{"label": display_name(f), "value": f.run_id} for f in files]
     known = {f.run_id for f in files}
     chosen = [r for r in selected_from_search(search) if r in known]
+    # version and snapshot slider rendered with the page: the figures are requested at
+    # once, not after a poll round trip and then a slider round trip
+    version = current_version(store, chosen)
+    top, marks, snap = snapshot_range(store, chosen, None)
     return html.Div(
         [
             nav("Compare"),
-            dcc.Store(id=ids.CMP_VERSION),
+            dcc.Store(id=ids.CMP_VERSION, data=version),
             dcc.Store(id=ids.CMP_OVERLAP_JOB),
-            fast_tick(ids.CMP_FAST),
+            fast_tick(ids.CMP_FAST, store),
             html.Div(
                 [
                     html.H2("Compare runs"),
@@ -96,9 +100,10 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                             dcc.Slider(
                                 id=ids.CMP_SNAPSHOT,
                                 min=0,
-                                max=1,
+                                max=top,
+                                marks=marks,
                                 step=1,
-                                value=None,
+                                value=snap,
                                 allow_direct_input=False,
                                 updatemode="mouseup",
                             ),
@@ -123,13 +128,20 @@ def poll(
 ) -> tuple[Any, bool]:
     """(versions of the selected runs and of a pending overlap, or no_update; fast tick
     disabled?); PreventUpdate when nothing changed."""
+    return publish(store, current_version(store, rids, overlap_job), previous, fast_disabled)
+
+
+def current_version(
+    store: RunStore, rids: list[str] | None, overlap_job: str | None = None
+) -> list[Any]:
+    """Versions of the selected runs (and of a pending overlap job) now."""
     version: list[Any] = [store.updates.status(overlap_job)] if overlap_job else []
     for rid in rids or []:
         try:
             version.append([rid, *store.poll(rid), reference(store, rid)[0]])
         except Exception:
             version.append([rid, "unavailable"])
-    return publish(store, version, previous, fast_disabled)
+    return version
 
 
 _SHORT = {"prune.method": "pruner", "retrain.protocol": "protocol", "model.name": "model"}

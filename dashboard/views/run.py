@@ -64,8 +64,11 @@ def layout(store: RunStore, rid: str) -> html.Div:
         [
             nav(""),
             dcc.Store(id=ids.RUN_ID, data=rid),
-            dcc.Store(id=ids.RUN_VERSION),
-            fast_tick(ids.RUN_FAST),
+            # The version is rendered with the page, so the figures are requested at once
+            # instead of after a first poll round trip; the poll callback runs from the
+            # first tick on (prevent_initial_call).
+            dcc.Store(id=ids.RUN_VERSION, data=current_version(store, rid)),
+            fast_tick(ids.RUN_FAST, store),
             html.Div(
                 [
                     html.Div(id=ids.RUN_HEADER),
@@ -157,15 +160,19 @@ def reference(store: RunStore, rid: str) -> tuple[str, ControlCounts | None]:
     return state, value if state == "done" else None
 
 
-def poll(store: RunStore, rid: str, previous: Any, fast_disabled: Any = True) -> tuple[Any, bool]:
-    """(new version of the run or no_update, fast tick disabled?). The version is
-    (snapshots, metric rows, status, control reference state); PreventUpdate when
-    nothing changed, so the figures redraw only on new data."""
+def current_version(store: RunStore, rid: str) -> list[Any]:
+    """(snapshots, metric rows, status, control reference state) of the run now; starts
+    the control reference job when it is missing."""
     try:
-        version = [*store.poll(rid), reference(store, rid)[0]]
+        return [*store.poll(rid), reference(store, rid)[0]]
     except Exception:
-        version = ["unavailable"]
-    return publish(store, version, previous, fast_disabled)
+        return ["unavailable"]
+
+
+def poll(store: RunStore, rid: str, previous: Any, fast_disabled: Any = True) -> tuple[Any, bool]:
+    """(new version of the run or no_update, fast tick disabled?); PreventUpdate when
+    nothing changed, so the figures redraw only on new data."""
+    return publish(store, current_version(store, rid), previous, fast_disabled)
 
 
 # --------------------------------------------------------------------------- panels

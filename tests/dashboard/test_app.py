@@ -123,3 +123,12 @@ def test_graphs_get_the_partial_plotly_bundle(app):
     assert r.status_code == 200
     head = r.get_data()[:200].decode()
     assert "cartesian" in head if PLOTLY_BUNDLE.is_file() else "plotly.js" in head
+
+
+def test_the_page_head_starts_loading_plotly_before_any_graph_mounts(app):
+    html = app.server.test_client().get("/").get_data(as_text=True)
+    head = html.split("</head>")[0]
+    # dcc.Graph waits on Promise.resolve(window.Plotly || load()): the head's promise
+    # makes it wait for this load instead of starting a second one
+    assert "window.Plotly=window.Plotly||new Promise" in head
+    assert '"/_dash-component-suites/plotly/package_data/plotly.min.js"' in head

@@ -176,6 +176,37 @@ def test_compare_page(store):
     assert "cannot show this" in bad.layout.annotations[0].text
 
 
+def _component(tree, cid):
+    """The component with id ``cid`` in a layout tree."""
+    if getattr(tree, "id", None) == cid:
+        return tree
+    children = getattr(tree, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            found = _component(child, cid)
+            if found is not None:
+                return found
+    return None
+
+
+def test_pages_render_their_first_version_so_figures_need_no_poll_first(store):
+    from dashboard import ids as I
+
+    rid = rid_of(store, "gmp_s0")
+    _settle(store, lambda: run.poll(store, rid, None))
+    store.wait_updates(rid)
+    page = run.layout(store, rid)
+    version = _component(page, I.RUN_VERSION).data
+    assert version == run.current_version(store, rid) and version[:3] == [9, 8, "complete"]
+    with pytest.raises(PreventUpdate):  # the first tick finds nothing new: no redraw
+        run.poll(store, rid, version, _component(page, I.RUN_FAST).disabled)
+    both = [rid, rid_of(store, "ctl_s0")]
+    cpage = compare.layout(store, "?runs=" + ",".join(both))
+    assert _component(cpage, I.CMP_VERSION).data == compare.current_version(store, both)
+    slider = _component(cpage, I.CMP_SNAPSHOT)
+    assert (slider.max, slider.value) == (8, 8)
+
+
 def test_compare_selection_from_url_ignores_unknown_ids(store):
     rid = rid_of(store, "gmp_s0")
     page = compare.layout(store, f"?runs={rid},../../etc/passwd,nope")
