@@ -3,19 +3,22 @@
 Every run sharing a dense configuration reuses one cache directory::
 
     <data_root>/cache/dense/<dense_hash>/
-        checkpoint.pt   resume state while training (removed when done)
-        states.pt       weights at each recorded point: [{step, epoch, lr, state}, ...]
-        done.json       metrics per epoch; its presence marks the cache complete
+        states/epoch-00007.pt   weights at each kept epoch, each written once when reached
+        checkpoint.pt           resume state while training (removed when done)
+        done.json               metrics per epoch and the kept epochs; marks the cache complete
 
-``states.pt`` holds the state at every epoch for small models (so every run file can
-replay the dense trajectory and WR can rewind to any epoch); for models above
-``FULL_HISTORY_PARAMS`` only the epochs the config needs (rewind points and the end).
-A file lock lets parallel sweep jobs wait for one another instead of training twice.
+Every epoch is kept for small models (so every run file can replay the dense trajectory
+and WR can rewind to any epoch); for models above ``FULL_HISTORY_PARAMS`` only the epochs
+the config needs (rewind points and the end). Each state is written once and read back
+only when used, so the checkpoint written every epoch stays small (it used to carry every
+state so far: O(T²) bytes over a dense phase, about 44 GB for ResNet-56 over 160 epochs) and a
+run holds one state in memory at a time. Caches of the earlier layout (one ``states.pt``)
+are still read. A file lock lets parallel sweep jobs wait for one another instead of
+training twice.
 """
 
 from __future__ import annotations
 
-import copy
 import fcntl
 import json
 import time
@@ -42,24 +45,52 @@ from shedding.train.schedules import build_schedule
 FULL_HISTORY_PARAMS = 5_000_000
 
 
+STATES_DIR = "states"
+
+
+def state_path(directory: Path, epoch: int) -> Path:
+    """Where the cache keeps the weights at the end of ``epoch`` (0 = initialisation)."""
+    return directory / STATES_DIR / f"epoch-{epoch:05d}.pt"
+
+
 @dataclass
 class DensePhase:
-    """A finished dense phase: the recorded states and per-epoch metrics."""
+    """A finished dense phase: the kept epochs (``step``, ``epoch``, ``lr``; weights are
+    read from the cache when asked for) and the per-epoch metrics."""
 
-    states: list[dict[str, Any]]
+    entries: list[dict[str, Any]]
     metrics: list[dict[str, Any]]
     directory: Path
 
+    def load(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """``entry`` with its weights under ``"state"``."""
+        if "state" in entry:  # a cache of the earlier layout, already in memory
+            return entry
+        path = state_path(self.directory, entry["epoch"])
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, EOFError) as e:
+            raise CheckpointError(
+                f"the dense cache {self.directory} cannot read {path.name} ({e}); delete "
+                "that directory so the dense phase is trained again"
+            ) from None
+        return {**entry, "state": state}
+
+    def states(self) -> Iterator[dict[str, Any]]:
+        """Every kept state in epoch order, one in memory at a time."""
+        for entry in self.entries:
+            yield self.load(entry)
+
     @property
     def final(self) -> dict[str, Any]:
-        return self.states[-1]
+        return self.load(self.entries[-1])
 
     def state_at_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
         """Model state at the end of ``epoch`` (0 = initialisation); for WR rewinding."""
-        for s in self.states:
+        for s in self.entries:
             if s["epoch"] == epoch:
-                return s["state"]
-        have = sorted({s["epoch"] for s in self.states})
+                return self.load(s)["state"]
+        have = sorted({s["epoch"] for s in self.entries})
         raise CheckpointError(
             f"the dense cache {self.directory} has no weights for epoch {epoch} (it has "
             f"{have}); delete that directory so the dense phase is re-run keeping epoch {epoch}"
@@ -87,26 +118,34 @@ def _locked(directory: Path) -> Iterator[None]:
 
 
 class _KeepStates(Callback):
-    """Keeps a CPU copy of the model state at each epoch the cache must hold."""
+    """Writes the model state at each epoch the cache must hold (once, atomically) and
+    records the epoch in ``entries``; ranks other than the main one only record."""
 
-    def __init__(self, states: list[dict[str, Any]], keep: set[int] | None) -> None:
-        self.states, self.keep = states, keep
+    def __init__(
+        self, directory: Path, entries: list[dict[str, Any]], keep: set[int] | None, write: bool
+    ) -> None:
+        self.directory, self.entries, self.keep, self.write = directory, entries, keep, write
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
         if self.keep is None or ctx.epoch in self.keep:
-            self.states.append(
-                {
-                    "step": ctx.step,
-                    "epoch": ctx.epoch,
-                    "lr": ctx.lr,
-                    "state": copy.deepcopy({k: v.cpu() for k, v in ctx.model.state_dict().items()}),
-                }
-            )
+            entry = {"step": ctx.step, "epoch": ctx.epoch, "lr": ctx.lr}
+            if self.write:
+                _save_state(self.directory, ctx.epoch, ctx.model.state_dict())
+            self.entries.append(entry)
+
+
+def _save_state(directory: Path, epoch: int, state: dict[str, torch.Tensor]) -> None:
+    path = state_path(directory, epoch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.save_atomic({k: v.detach().cpu() for k, v in state.items()}, path)
 
 
 class _Checkpoint(Callback):
-    def __init__(self, path: Path, states: list[dict[str, Any]], metrics: list[dict[str, Any]]):
-        self.path, self.states, self.metrics = path, states, metrics
+    """Resume state after every epoch: weights, optimizer, kept epochs, metrics (the kept
+    weights themselves are already in ``states/``)."""
+
+    def __init__(self, path: Path, entries: list[dict[str, Any]], metrics: list[dict[str, Any]]):
+        self.path, self.entries, self.metrics = path, entries, metrics
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
         self.metrics.append({"epoch": ctx.epoch, "lr": ctx.lr, **ctx.metrics})
@@ -116,11 +155,28 @@ class _Checkpoint(Callback):
                 "step": ctx.step,
                 "model": ctx.model.state_dict(),
                 "optimizer": ctx.optimizer.state_dict(),
-                "states": self.states,
+                "entries": self.entries,
                 "metrics": self.metrics,
             },
             self.path,
         )
+
+
+def _cached(directory: Path, cfg: ExperimentConfig) -> DensePhase | None:
+    """The finished cache in ``directory`` when it holds every epoch ``cfg`` needs."""
+    done = directory / "done.json"
+    if not done.is_file():
+        return None
+    info = json.loads(done.read_text())
+    if "entries" in info:
+        entries = info["entries"]
+        have = {e["epoch"] for e in entries if state_path(directory, e["epoch"]).is_file()}
+    else:  # the earlier layout: every kept state in one states.pt
+        entries = torch.load(directory / "states.pt", map_location="cpu", weights_only=False)
+        have = {e["epoch"] for e in entries}
+    if needed_epochs(cfg) - have:
+        return None  # the cache lacks a rewind point this config needs: train again
+    return DensePhase(entries, info["metrics"], directory)
 
 
 def ensure_dense(
@@ -145,20 +201,13 @@ def ensure_dense(
     # barrier makes all ranks see the same cache state before deciding.
     barrier(dist_info)
     with nullcontext() if dist_info.enabled else _locked(directory):
-        done = directory / "done.json"
-        if done.is_file():
-            states = torch.load(directory / "states.pt", map_location="cpu", weights_only=False)
-            missing = needed_epochs(cfg) - {s["epoch"] for s in states}
-            if not missing:
-                metrics = json.loads(done.read_text())["metrics"]
-                model.load_state_dict(states[-1]["state"])
-                return DensePhase(states, metrics, directory)
-            # The cache lacks a rewind point this config needs: train again keeping it.
+        cached = _cached(directory, cfg)
+        if cached is not None:
+            model.load_state_dict(cached.final["state"])
+            return cached
         n_params = sum(p.numel() for p in model.parameters())
         keep = None if n_params <= FULL_HISTORY_PARAMS else needed_epochs(cfg)
-        states: list[dict[str, Any]] = [
-            {"step": 0, "epoch": 0, "lr": 0.0, "state": copy.deepcopy(model.state_dict())}
-        ]
+        entries: list[dict[str, Any]] = [{"step": 0, "epoch": 0, "lr": 0.0}]
         metrics: list[dict[str, Any]] = []
         optimizer = build_optimizer(model, cfg.train)
         steps_per_epoch = len(train_batches)
@@ -167,16 +216,23 @@ def ensure_dense(
         start_epoch = 0
         if ck_path.is_file():
             state = ckpt.load(ck_path)
+            if "entries" not in state:  # a checkpoint of the earlier layout
+                raise CheckpointError(
+                    f"{ck_path} was written by an earlier version of cascade-shedding; "
+                    f"delete {directory} so the dense phase is trained again"
+                )
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            states, metrics = state["states"], state["metrics"]
+            entries, metrics = state["entries"], state["metrics"]
             start_epoch, ctx.step, ctx.epoch = state["epoch"], state["step"], state["epoch"]
+        elif dist_info.is_main:
+            _save_state(directory, 0, model.state_dict())
         callbacks: list[Callback] = [
-            _KeepStates(states, keep),
+            _KeepStates(directory, entries, keep, write=dist_info.is_main),
             ProgressBar(label="", enabled=progress and dist_info.is_main),
         ]
         if dist_info.is_main:
-            callbacks.append(_Checkpoint(ck_path, states, metrics))
+            callbacks.append(_Checkpoint(ck_path, entries, metrics))
         t0 = time.time()
         train_phase(
             ctx,
@@ -191,7 +247,10 @@ def ensure_dense(
             dist_info=dist_info,
         )
         if dist_info.is_main:
-            ckpt.save_atomic(states, directory / "states.pt")  # type: ignore[arg-type]
-            done.write_text(json.dumps({"metrics": metrics, "seconds": time.time() - t0}))
+            done = {"metrics": metrics, "seconds": time.time() - t0, "entries": entries}
+            tmp = directory / "done.json.tmp"
+            tmp.write_text(json.dumps(done))
+            tmp.replace(directory / "done.json")
             ck_path.unlink(missing_ok=True)
-        return DensePhase(states, metrics, directory)
+        barrier(dist_info)  # other ranks read the states the main rank wrote
+        return DensePhase(entries, metrics, directory)

@@ -124,9 +124,9 @@ def replay_dense(
 ) -> None:
     """Writes the dense trajectory (every kept epoch) into this run's file."""
     writer = recorder.writer
-    final_state = dense.final["state"]
-    states = dense.states if cfg.record.record_dense else [dense.final]
-    steps_per_epoch = max(1, dense.final["step"] // max(1, dense.final["epoch"]))
+    final = dense.final
+    states = dense.states() if cfg.record.record_dense else [final]
+    steps_per_epoch = max(1, final["step"] // max(1, final["epoch"]))
     for s in states:
         model.load_state_dict(s["state"])
         ctx = TrainContext(
@@ -143,4 +143,4 @@ def replay_dense(
         recorder.snapshot(ctx, epoch=float(s["epoch"]))
     for row in dense.metrics:
         writer.log_metrics(phase="dense", round=0, wall_time=0.0, **row)
-    model.load_state_dict(final_state)
+    model.load_state_dict(final["state"])

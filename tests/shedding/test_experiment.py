@@ -39,7 +39,8 @@ def test_one_shot_gmp_lrr_writes_a_complete_run(data_root, tmp_path):
 
 def test_dense_phase_is_cached_and_shared(data_root, tmp_path):
     a = run_experiment(tiny_config(), data_root=data_root, runs_dir=tmp_path / "a", progress=False)
-    cache = sorted((data_root / "cache" / "dense").glob("*/states.pt"))
+    cache = sorted((data_root / "cache" / "dense").glob("*/states/*.pt"))
+    assert cache and not list((data_root / "cache" / "dense").glob("*/checkpoint.pt"))
     stamp = {p: p.stat().st_mtime_ns for p in cache}
     b = run_experiment(
         tiny_config("prune.method=random"),
@@ -118,3 +119,38 @@ def test_iterative_rounds_reach_the_target(data_root, tmp_path):
         assert [e["round"] for e in run.events] == [1, 2, 3, 4]
         assert abs(run.events[-1]["sparsity"] - 0.5) < 1e-3
         assert sorted(set(run.index.round.tolist())) == [0, 1, 2, 3, 4]
+
+
+def test_dense_cache_writes_each_state_once_and_reads_the_earlier_layout(data_root, tmp_path):
+    import json
+
+    import torch
+
+    from shedding.config import dense_hash
+    from shedding.dense import _cached, state_path
+
+    cfg = tiny_config("seed=7")
+    run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "a", progress=False)
+    d = data_root / "cache" / "dense" / dense_hash(cfg)
+    info = json.loads((d / "done.json").read_text())
+    assert [e["epoch"] for e in info["entries"]] == [0, 1, 2, 3]  # every epoch: small model
+    assert all(state_path(d, e).is_file() for e in range(4))
+    assert not (d / "checkpoint.pt").exists() and not (d / "states.pt").exists()
+    phase = _cached(d, cfg)
+    assert [s["epoch"] for s in phase.states()] == [0, 1, 2, 3]
+
+    # a cache of the earlier layout: every state in one states.pt, done.json without entries
+    old = tmp_path / "old"
+    old.mkdir()
+    states = [
+        {"step": 16 * e, "epoch": e, "lr": 0.1, "state": {"w": torch.full((2,), float(e))}}
+        for e in range(4)
+    ]
+    torch.save(states, old / "states.pt")
+    (old / "done.json").write_text(json.dumps({"metrics": info["metrics"], "seconds": 1.0}))
+    legacy = _cached(old, cfg)
+    assert legacy is not None and legacy.final["state"]["w"][0] == 3.0
+    assert legacy.state_at_epoch(1)["w"][0] == 1.0
+    (old / "done.json").write_text(json.dumps({"metrics": [], "seconds": 1.0}))
+    torch.save(states[:1], old / "states.pt")  # lacks the final epoch: not usable
+    assert _cached(old, cfg) is None
