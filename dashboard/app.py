@@ -120,10 +120,13 @@ def _preload_plotly(app: dash.Dash) -> None:
     load instead of starting its own; the bundle then replaces the promise with Plotly.
     """
     url = json.dumps(f"{app.config.requests_pathname_prefix}{_PLOTLY_PATH}")
+    # only pages that draw graphs: on the runs page (a table) the 0.6 s evaluation would
+    # delay the table; a run opened from it loads plotly.js as dcc.Graph does by itself
     script = (
-        "<script>window.Plotly=window.Plotly||new Promise(function(ok,fail){"
+        "<script>if(/\\/(run\\/[^/]+|compare)\\/?$/.test(location.pathname)){"
+        "window.Plotly=window.Plotly||new Promise(function(ok,fail){"
         "var s=document.createElement('script');s.src=" + url + ";s.async=true;"
-        "s.onload=function(){ok()};s.onerror=fail;document.head.appendChild(s)});</script>"
+        "s.onload=function(){ok()};s.onerror=fail;document.head.appendChild(s)})}</script>"
     )
     app.index_string = app.index_string.replace("</head>", script + "</head>", 1)
 

@@ -230,3 +230,25 @@ def test_live_run_gains_a_snapshot(page, tmp_path):
         writer.kill()
         writer.wait()
         server.close()
+
+
+def _plotly_requests(pg) -> int:
+    return pg.evaluate(
+        "performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('plotly.min.js')).length"
+    )
+
+
+def test_plotly_loads_once_from_the_head_on_graph_pages_only(page, server):
+    from conftest import rid_of
+
+    page.goto(server.url + "/")
+    page.wait_for_selector("#runs-table td >> text='gmp_s0'", timeout=20_000)
+    assert _plotly_requests(page) == 0  # the runs page draws a table, no graph
+    rid = rid_of(server.app.server.extensions[EXTENSION], "gmp_s0")
+    page.goto(f"{server.url}/run/{rid}")  # a direct visit: the head starts plotly.js
+    figure_ready(page, "run-shed")
+    figure_ready(page, "run-metrics")
+    assert _plotly_requests(page) == 1  # dcc.Graph awaited the head's load, no second one
+    assert page.evaluate("typeof window.Plotly.react") == "function"
+    assert not page.errors, page.errors
