@@ -329,14 +329,14 @@ def run_demo(
 ) -> int:
     """The README demo: the quick MNIST-1D study (its per-run table and its findings
     tables), then what to do next. ``full`` runs ``shedding study full`` instead."""
-    from shedding.study import run_study, write_findings
+    from shedding.study import STUDIES, run_study, write_findings
 
     root = resolve_data_root(data_root)
     rdir = Path(runs_dir) if runs_dir is not None else root / "runs"
     if full:
         code = run_study("full", data_root=root, runs_dir=rdir, jobs=jobs)
     else:
-        code = run_sweep("quick", data_root=root, runs_dir=rdir, jobs=jobs)
+        code = run_sweep(STUDIES["quick"][0], data_root=root, runs_dir=rdir, jobs=jobs)
         tables = write_findings("quick", rdir, root / "study" / "quick")
         print(f"\nfindings tables (mean ± 95% interval over seeds): {tables}")
     print(

@@ -128,3 +128,20 @@ def test_builtin_studies_expand_and_every_part_has_a_role():
     assert len(full) == 372
     assert len({runs.run_id(c) for _, c in full}) == 372
     assert len(study.study_configs("quick")) == 10
+
+
+@pytest.mark.slow
+def test_demo_prints_the_run_table_and_writes_the_quick_tables(
+    data_root, tmp_path, monkeypatch, capsys
+):
+    quick = _sweep(tmp_path / "quick.toml", {"prune.sparsity": 0.5}, {"seed": [0]})
+    monkeypatch.setitem(study.STUDIES, "quick", (quick,))
+    rdir = tmp_path / "runs"
+    args = ["demo", "--data-root", str(data_root), "--runs-dir", str(rdir), "--jobs", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "(control)" in out and "C excess" in out  # the per-run table
+    tables = data_root / "study" / "quick" / "findings.md"
+    assert f"findings tables (mean ± 95% interval over seeds): {tables}" in out
+    assert "shedding dashboard" in out  # what to do next
+    assert "| gmp | 50% |" in tables.read_text()
