@@ -264,7 +264,7 @@ def q1_tables(main: list[Row], regimes: list[Row]) -> str:
     return "\n\n".join(out)
 
 
-def q1_regime_table(rows: list[Row]) -> str:
+def q1_regime_table(rows: list[Row], title: str = "Q1, regime search (LRR, one-shot)") -> str:
     """LRR, GMP and random at 10/80%, per regime: shedding against the control."""
     pruned = [
         r
@@ -307,7 +307,7 @@ def q1_regime_table(rows: list[Row]) -> str:
                 fmt(_vals(rs, "excess_dead_channels"), 1, sign=True),
             ]
         )
-    return "**Q1, regime search (LRR, one-shot)**\n\n" + _table(head, body)
+    return f"**{title}**\n\n" + _table(head, body)
 
 
 def q2_tables(main: list[Row], regimes: list[Row]) -> str:
@@ -500,6 +500,60 @@ def q5_table(main: list[Row]) -> str:
     )
 
 
+def figures(main: list[Row], regimes: list[Row]) -> dict[str, str]:
+    """The study's figures as SVG text, by file name."""
+    from shedding import svg
+
+    def point(rs: list[Row], attr: str) -> tuple[float, float]:
+        v = [x for x in _vals(rs, attr) if math.isfinite(x)]
+        if not v:
+            return float("nan"), float("nan")
+        mean, half, _ = _half(v)
+        return mean, half
+
+    out = {}
+    pruned = [r for r in main if r.role == "pruned" and r.get("prune.mode") == "oneshot"]
+    sparsities = sorted({r.get("prune.sparsity") for r in pruned})
+    by = _group(pruned, "retrain.protocol", "prune.method", "prune.sparsity")
+    ctrl = [r for r in main if r.role == "control" and r.get("retrain.protocol") == "lrr"]
+    acc: dict[str, list[tuple[float, float]]] = {
+        m: [point(by.get(("lrr", m, p), []), "test_acc") for p in sparsities]
+        for m in METHODS
+        if any(("lrr", m, p) in by for p in sparsities)
+    }
+    if ctrl:
+        acc["unpruned control"] = [point(ctrl, "test_acc")] * len(sparsities)
+    out["fig-accuracy.svg"] = svg.lines(
+        "Test accuracy after LRR (mean, 95% t interval over seeds)",
+        [_pct(p) for p in sparsities],
+        acc,
+        xlabel="sparsity",
+        ylabel="test accuracy",
+    )
+    out["fig-protocols.svg"] = svg.lines(
+        "GMP, one-shot: test accuracy per retraining protocol",
+        [_pct(p) for p in sparsities],
+        {
+            pr.upper(): [point(by.get((pr, "gmp", p), []), "test_acc") for p in sparsities]
+            for pr in PROTOCOLS
+        },
+        xlabel="sparsity",
+        ylabel="test accuracy",
+    )
+    every = [r for r in main + regimes if r.role == "pruned" and r.get("prune.mode") == "oneshot"]
+    out["fig-cascade-vs-control.svg"] = svg.scatter(
+        "Cascade ratio C of each run vs its unpruned control's",
+        {
+            m: [(r.s.control_ratio, r.s.cascade_ratio) for r in every if r.get("prune.method") == m]
+            for m in METHODS
+            if any(r.get("prune.method") == m for r in every)
+        },
+        xlabel="C of the control, on the run's kept set",
+        ylabel="C of the pruned run",
+    )
+    return out
+
+
 def write_findings(
     name: str,
     runs_dir: str | Path,
@@ -543,12 +597,24 @@ def write_findings(
         )
     if bad:
         sections.append("**Unreadable files:** " + "; ".join(f"{p}: {why}" for p, why in bad))
+    out.mkdir(parents=True, exist_ok=True)
+    figs = figures(main, regimes)
+    for fname, text in figs.items():
+        (out / fname).write_text(text)
+    sections.append(" ".join(f"![{f[4:-4]}]({f})" for f in figs))
     sections += [q1_tables(main, regimes), q2_tables(main, regimes)]
     sections.append(q3_tables(main, kinds["iterative"]))
     if kinds["reduced"]:
         sections.append(q4_table(main, kinds["reduced"]))
     sections.append(q5_table(main))
-    out.mkdir(parents=True, exist_ok=True)
+    if regimes and (rule, c) != ("absolute", 1e-3):
+        rows_abs, _, _ = collect(name, runs_dir, rule="absolute", c=1e-3, details=False)
+        sections.append(
+            q1_regime_table(
+                [r for r in rows_abs if part_kind(name, r.part) in ("main", "regime")],
+                "Q1 again under the absolute threshold |w| < 1e-3 (issue 8's rule)",
+            )
+        )
     path = out / "findings.md"
     path.write_text("\n\n".join(sections) + "\n")
     (out / "summaries.json").write_text(

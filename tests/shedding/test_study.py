@@ -76,6 +76,8 @@ def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
     text = (out / "findings.md").read_text()
     assert "Missing" not in text and "Unreadable" not in text
     assert len(json.loads((out / "summaries.json").read_text())) == 15
+    for fig in ("fig-accuracy.svg", "fig-protocols.svg", "fig-cascade-vs-control.svg"):
+        assert (out / fig).read_text().startswith("<svg") and f"]({fig})" in text
 
     main_cfgs = expand(read_sweep(tiny_study[0]))
 
