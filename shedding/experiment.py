@@ -177,7 +177,8 @@ def run_experiment(
         )
         model = new_model(width=width, seed_offset=7919)
     layers = prunable_layers(model, cfg.prune)
-    bn_names = bn_after(model, list(layers))
+    probe = torch.zeros(2, *bundle.input_shape, device=next(model.parameters()).device)
+    bn_names = bn_after(model, list(layers), example_input=probe)
     bn_modules = dict(model.named_modules())
     if protocol != "reduced":
         masks = MaskSet(model, list(layers))

@@ -9,6 +9,7 @@ as many papers keep the stem and the classifier dense.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -73,13 +74,29 @@ def prunable_layers(model: nn.Module, cfg: PruneConfig) -> dict[str, nn.Module]:
     return dict(found)
 
 
-def _execution_order(model: nn.Module, example_input: torch.Tensor) -> list[str]:
-    names = {m: n for n, m in model.named_modules()}
-    order: list[str] = []
-    hooks = [
-        m.register_forward_pre_hook(lambda mod, _inp: order.append(names[mod]))
-        for m in model.modules()
-        if not list(m.children())  # leaves only: containers would interleave
+def _direct_bn(
+    model: nn.Module, names: Sequence[str], example_input: torch.Tensor
+) -> dict[str, str]:
+    """Layer -> the BatchNorm whose input *is* the layer's output tensor in a forward pass
+    (so a BN applied to a residual sum, as in pre-activation blocks, is nobody's)."""
+    modules = dict(model.named_modules())
+    outputs: dict[str, torch.Tensor] = {}
+    found: dict[str, str] = {}
+
+    def after_layer(name: str) -> Any:
+        return lambda _m, _i, out: outputs.__setitem__(name, out)
+
+    def before_bn(name: str) -> Any:
+        def hook(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
+            for layer, out in outputs.items():
+                if inp and inp[0] is out and layer not in found:
+                    found[layer] = name
+
+        return hook
+
+    hooks = [modules[n].register_forward_hook(after_layer(n)) for n in names]
+    hooks += [
+        m.register_forward_pre_hook(before_bn(n)) for n, m in modules.items() if isinstance(m, _BN)
     ]
     was_training = model.training
     try:
@@ -90,7 +107,12 @@ def _execution_order(model: nn.Module, example_input: torch.Tensor) -> list[str]
         model.train(was_training)
         for h in hooks:
             h.remove()
-    return order
+    return {
+        n: found[n]
+        if n in found and modules[found[n]].num_features == modules[n].weight.shape[0]
+        else ""
+        for n in names
+    }
 
 
 def bn_after(
@@ -101,13 +123,15 @@ def bn_after(
 ) -> dict[str, str]:
     """Name of the BatchNorm that directly follows each named layer ("" if none).
 
-    Heuristic: walk the modules after the layer, in registration order (or, given
-    ``example_input``, in the order a forward pass calls them); parameter-free modules
-    (activations, pooling, dropout) are skipped; the first BatchNorm or weighted layer met
-    ends the walk. It is the layer's BN only when it is a BatchNorm whose
-    ``num_features`` equals the layer's output channels (``weight.shape[0]``). Models
-    that register a BN far from its conv (e.g. all BNs in a separate list) need
-    ``example_input``.
+    Given ``example_input`` (what runs use), exact: a forward pass with hooks pairs a layer
+    with the BatchNorm whose input is the layer's very output tensor (``num_features`` equal
+    to the layer's output channels). A BN fed by a residual sum, as after ``conv2`` of a
+    pre-activation block (WRN), belongs to no layer: its γ scales the sum, not the conv's
+    channels. (Hooks see modules, not functional ops: a conv output that also feeds an
+    identity shortcut's ``+`` directly would still be paired with its BN.) Without an
+    input, a heuristic: walk the modules after the layer in
+    registration order; parameter-free modules (activations, pooling, dropout) are skipped;
+    the first BatchNorm or weighted layer met ends the walk.
 
     Args:
         model: The network.
@@ -118,10 +142,12 @@ def bn_after(
         Layer name -> BN module name or "".
     """
     modules = dict(model.named_modules())
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise ConfigError(f"{type(model).__name__} has no module named {missing[0]!r}")
     if example_input is not None:
-        order = list(dict.fromkeys(_execution_order(model, example_input)))
-    else:
-        order = [n for n, m in modules.items() if not list(m.children())]
+        return _direct_bn(model, names, example_input)
+    order = [n for n, m in modules.items() if not list(m.children())]
     position = {n: i for i, n in enumerate(order)}
     out: dict[str, str] = {}
     for name in names:

@@ -90,3 +90,23 @@ def test_validate_prune_config_before_training():
     with pytest.raises(ConfigError, match=r"layer '0' .* has 1, not divisible by 4.*prune_first"):
         validate_prune_config(PruneConfig(method="nm", sparsity=0.5), odd)
     validate_prune_config(PruneConfig(method="nm", sparsity=0.5, prune_first=False), odd)
+
+
+def test_bn_after_a_residual_sum_belongs_to_no_conv_in_pre_activation_wrn():
+    """WRN blocks are BN-ReLU-conv: the BN after conv2 normalises conv2 + shortcut, so its
+    γ says nothing about conv2's channels. Registration order pairs them; the trace must not."""
+    from shedding.config import ModelConfig
+    from shedding.models import build_model
+
+    model = build_model(ModelConfig(name="wrn_16_2"), num_classes=10, input_shape=(3, 32, 32))
+    names = list(prunable_layers(model, PruneConfig()))
+    traced = bn_after(model, names, example_input=torch.zeros(2, 3, 32, 32))
+    for name in names:
+        if name.endswith(".conv1"):  # conv1 -> bn2 -> relu -> conv2 inside one block
+            assert traced[name] == name.replace("conv1", "bn2")
+        elif name == "conv1":  # the stem feeds only layer1.0.bn1 (its projection reads bn1's)
+            assert traced[name] == "layer1.0.bn1"
+        else:  # conv2 and shortcuts feed residual sums; fc feeds nothing
+            assert traced[name] == "", name
+    by_order = bn_after(model, names)
+    assert by_order["layer1.1.conv2"] == "layer2.0.bn1"  # what the heuristic gets wrong
