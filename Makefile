@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test env browser lint bench clean
+.PHONY: demo study test env browser lint bench clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ env: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/shedding demo
+
+study: $(STAMP)  # the full MNIST-1D study (372 runs) and its tables in data/study/full/
+	$(BIN)/shedding study full --jobs 2
 
 browser:
 	bash .ci/install-browser.sh
@@ -33,4 +36,4 @@ bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) data/runs data/cache
+	rm -rf $(VENV) data/runs data/cache data/study

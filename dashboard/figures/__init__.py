@@ -3,7 +3,8 @@
 No function here reads files, touches Dash or keeps state, so each is tested by calling
 it with small arrays. Only SVG traces (``Scatter``, ``Heatmap``, ``Bar``) are used: a page
 holds at most six figures and none needs WebGL, which keeps us far from the browser's
-limit on WebGL contexts (and inside the plotly.js "cartesian" bundle the app serves).
+limit on WebGL contexts, and within the custom plotly.js bundle the app serves
+(scatter, bar, heatmap; a test keeps it so).
 """
 
 from dashboard.figures.base import FATE_COLORS, PALETTE, Curve, empty_figure

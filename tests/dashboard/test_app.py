@@ -122,7 +122,11 @@ def test_graphs_get_the_partial_plotly_bundle(app):
     r = app.server.test_client().get("/_dash-component-suites/plotly/package_data/plotly.min.js")
     assert r.status_code == 200
     head = r.get_data()[:200].decode()
-    assert "cartesian" in head if PLOTLY_BUNDLE.is_file() else "plotly.js" in head
+    assert (
+        "custom bundle (scatter, bar, heatmap)" in head
+        if PLOTLY_BUNDLE.is_file()
+        else "plotly.js" in head
+    )
 
 
 def test_the_page_head_starts_loading_plotly_before_any_graph_mounts(app):
