@@ -150,11 +150,15 @@ class Row:
 
 
 def _half(values: Sequence[float]) -> tuple[float, float, int]:
-    from shedding.analysis import mean_ci
+    """(mean, half-width of the 95% Student-t interval, n) of the finite values; the t
+    interval for every n, so that every cell of the tables means the same thing."""
+    from shedding.analysis.stats import t_interval
 
-    m = mean_ci(np.asarray(values, dtype=np.float64))
-    half = (m.ci_high - m.ci_low) / 2 if m.n > 1 else float("nan")
-    return m.mean, half, m.n
+    v = np.asarray([x for x in values if math.isfinite(x)], dtype=np.float64)
+    if len(v) == 0:
+        return float("nan"), float("nan"), 0
+    lo, hi = t_interval(v)
+    return float(v.mean()), (hi - lo) / 2 if len(v) > 1 else float("nan"), len(v)
 
 
 def fmt(values: Sequence[float], digits: int = 3, scale: float = 1.0, sign: bool = False) -> str:
