@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_runs
+from conftest import make_runs, rid_of
 from dashboard_synth import Synth
 
 from dashboard.app import EXTENSION, create_app
@@ -240,8 +240,6 @@ def _plotly_requests(pg) -> int:
 
 
 def test_plotly_loads_once_from_the_head_on_graph_pages_only(page, server):
-    from conftest import rid_of
-
     page.goto(server.url + "/")
     page.wait_for_selector("#runs-table td >> text='gmp_s0'", timeout=20_000)
     assert _plotly_requests(page) == 0  # the runs page draws a table, no graph
