@@ -52,6 +52,15 @@ def _add_roots(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs-dir", default=None, help="where run files go (default: DATA_ROOT/runs)")
 
 
+def _add_study_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="runs in parallel (default: 2, or 1 on a 1-core machine)",
+    )
+
+
 def _add_threshold(p: argparse.ArgumentParser) -> None:
     from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
 
@@ -268,23 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", "the quick MNIST-1D study: runs, controls and a results table", _cmd_demo)
     _add_roots(p)
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=min(2, os.cpu_count() or 1),
-        help="runs in parallel (default: 2, or 1 on a 1-core machine)",
-    )
+    _add_study_jobs(p)
     p.add_argument("--full", action="store_true", help="the full study (= shedding study full)")
 
     p = add("study", "run a built-in study's sweeps, then write its findings tables", _cmd_study)
     p.add_argument("name", nargs="?", default="quick", help="quick (default) or full")
     _add_roots(p)
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=min(2, os.cpu_count() or 1),
-        help="runs in parallel (default: 2, or 1 on a 1-core machine)",
-    )
+    _add_study_jobs(p)
     p.add_argument("--out", help="folder for findings.md (default: <data root>/study/<name>)")
     p.add_argument(
         "--tables-only", action="store_true", help="write the tables from the runs on disk"

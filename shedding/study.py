@@ -197,27 +197,31 @@ def collect(
     """Summaries of the study's runs found in ``runs_dir``; also the missing run ids and
     the unreadable files. ``details`` adds GMP overlaps and channel shedding for the
     pruned one-shot runs of the main grid."""
-    from shedding.analysis import channel_shedding, gmp_overlap, summarize_runs
-    from tracking import open_run
+    from shedding.analysis import channel_shedding, gmp_overlap, load_runs, summarize_loaded
 
     configs = study_configs(name)
     part_of = {runs.run_id(cfg): part for part, cfg in configs}
     paths = [runs.run_path(runs_dir, cfg) for _, cfg in configs]
     present = [p for p in paths if p.exists()]
     missing = [p.stem for p in paths if not p.exists()]
-    summaries, bad = summarize_runs(present, rule=rule, c=c) if present else ([], [])
-    rows = []
-    for s in summaries:
-        if s.status != "complete":
-            missing.append(f"{s.run_id} ({s.status})")
-            continue
-        row = Row(part_of.get(s.run_id, ""), s.run_id, s.role, s.config, s)
-        with open_run(s.path) as run:
+    rows: list[Row] = []
+    if not present:
+        return rows, missing, []
+    # one open per file: the summaries, overlaps and channel counts share it (and its memos)
+    with load_runs(present, require=False) as rs:
+        summaries, bad = summarize_loaded(rs, rule=rule, c=c)
+        open_by_path = {str(r.path): r for r in rs.runs}
+        for s in summaries:
+            if s.status != "complete":
+                missing.append(f"{s.run_id} ({s.status})")
+                continue
+            run = open_by_path[s.path]
+            row = Row(part_of.get(s.run_id, ""), s.run_id, s.role, s.config, s)
             row.n_weights = sum(i.n_weights for i in run.layers)
             if details and s.role == "pruned" and row.get("prune.mode") == "oneshot":
                 row.gmp = gmp_overlap(run, rule=rule, c=c)
                 row.channels = channel_shedding(run, rule=rule, c=c)
-        rows.append(row)
+            rows.append(row)
     return rows, missing, bad
 
 

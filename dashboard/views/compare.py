@@ -31,6 +31,7 @@ from dashboard.views.common import (
     threshold_controls,
 )
 from dashboard.views.run import GRAPH_CONFIG, reference
+from dashboard.views.run import current_version as run_version
 from shedding.analysis.thresholds import grid_index
 
 
@@ -135,13 +136,8 @@ def current_version(
     store: RunStore, rids: list[str] | None, overlap_job: str | None = None
 ) -> list[Any]:
     """Versions of the selected runs (and of a pending overlap job) now."""
-    version: list[Any] = [store.updates.status(overlap_job)] if overlap_job else []
-    for rid in rids or []:
-        try:
-            version.append([rid, *store.poll(rid), reference(store, rid)[0]])
-        except Exception:
-            version.append([rid, "unavailable"])
-    return version
+    head: list[Any] = [store.updates.status(overlap_job)] if overlap_job else []
+    return head + [[rid, *run_version(store, rid)] for rid in rids or []]
 
 
 _SHORT = {"prune.method": "pruner", "retrain.protocol": "protocol", "model.name": "model"}
