@@ -36,24 +36,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "dashboard")]
 
-from dashboard_synth import Synth, write_snapshots  # noqa: E402
+from dashboard_synth import Synth, open_writer, write_snapshots  # noqa: E402
+from headless import ARGS, CHROMIUM  # noqa: E402
 from plotly.utils import PlotlyJSONEncoder  # noqa: E402
 
 from dashboard import data  # noqa: E402
 from dashboard.app import EXTENSION, create_app  # noqa: E402
 from dashboard.views import compare, overlap, run, runs  # noqa: E402
-from tracking import LayerSpec, RunWriter, open_run  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tracking import LayerSpec, open_run  # noqa: E402
 
 
 def resnet50_layers(scale: float = 1.0) -> list[LayerSpec]:
@@ -80,15 +70,7 @@ def resnet50_layers(scale: float = 1.0) -> list[LayerSpec]:
 
 def write(path: Path, p: Synth) -> float:
     t = time.perf_counter()
-    with RunWriter(
-        path,
-        layers=list(p.layers),
-        config=p.config(),
-        run_id=p.run_id,
-        control=p.control,
-        sample_per_layer=p.sample_per_layer,
-        overwrite=True,
-    ) as w:
+    with open_writer(path, p) as w:
         write_snapshots(w, p)
     return time.perf_counter() - t
 
@@ -171,7 +153,7 @@ def page_times(url: str, pages: dict[str, tuple[str, list[str]]], run_name: str,
 
     out: dict[str, list[float]] = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         for _ in range(reps):
             for name, (path, ids) in pages.items():
                 ctx = browser.new_context(viewport={"width": 1400, "height": 1000})

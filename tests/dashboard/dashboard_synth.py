@@ -189,12 +189,9 @@ def write_snapshots(
             time.sleep(sleep_s)
 
 
-def write_run(
-    path: str | Path, p: Synth, *, stop: int | None = None, status: str = "complete"
-) -> Path:
-    """Writes a whole synthetic run file (or its first ``stop`` snapshots) and closes it."""
-    path = Path(path)
-    w = RunWriter(
+def open_writer(path: str | Path, p: Synth, *, background: bool = True) -> RunWriter:
+    """A RunWriter for ``p``'s run file (replacing any file there)."""
+    return RunWriter(
         path,
         layers=list(p.layers),
         config=p.config(),
@@ -203,8 +200,16 @@ def write_run(
         sample_per_layer=p.sample_per_layer,
         seed=p.seed,
         overwrite=True,
-        background=False,  # synchronous: no thread hand-off per snapshot (tests)
+        background=background,
     )
+
+
+def write_run(
+    path: str | Path, p: Synth, *, stop: int | None = None, status: str = "complete"
+) -> Path:
+    """Writes a whole synthetic run file (or its first ``stop`` snapshots) and closes it."""
+    path = Path(path)
+    w = open_writer(path, p, background=False)  # synchronous: no thread hand-off (tests)
     try:
         write_snapshots(w, p, stop=stop)
     finally:
@@ -215,14 +220,7 @@ def write_run(
 def main(argv: list[str]) -> None:
     path, n, sleep_s = argv[0], int(argv[1]), float(argv[2])
     p = Synth(run_id="live", n_retrain=max(1, n - 4))
-    with RunWriter(
-        path,
-        layers=list(p.layers),
-        config=p.config(),
-        run_id=p.run_id,
-        sample_per_layer=p.sample_per_layer,
-        overwrite=True,
-    ) as w:
+    with open_writer(path, p) as w:
         write_snapshots(w, p, stop=n, sleep_s=sleep_s, echo=lambda s: print(s, flush=True))
 
 

@@ -19,19 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import make_runs, rid_of
 from dashboard_synth import Synth
+from headless import ARGS, CHROMIUM
 
 from dashboard.app import EXTENSION, create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SYNTH = Path(__file__).with_name("dashboard_synth.py")
 
 pytestmark = [
