@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard import data, ids
 from dashboard.catalog import RunCatalog
+from dashboard.jobs import EXIT_WAIT_S
 from dashboard.store import RunStore
 from dashboard.style import INDEX_STRING
 from dashboard.views import compare, overlap, run, runs
@@ -332,7 +334,17 @@ def serve(
         )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per poll request
     app = create_app(root, refresh_ms=refresh_ms)
+    store = app.server.extensions[EXTENSION]
     try:
         app.run(host=host, port=port, debug=False)
     finally:
-        app.server.extensions[EXTENSION].close()
+        if store.jobs.pending() or store.updates.pending():
+            print(
+                "waiting for a background computation to end "
+                f"(at most {EXIT_WAIT_S:.0f} s; Ctrl-C again to quit at once)",
+                flush=True,
+            )
+        try:
+            store.close()
+        except KeyboardInterrupt:
+            os._exit(130)  # the app only reads: nothing is lost by not waiting

@@ -7,6 +7,7 @@ live tick redraws once the result is there.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 from collections import OrderedDict
@@ -16,19 +17,27 @@ from typing import Any
 
 from shedding.analysis.runs import describe_error
 
+#: longest wait, at close or at interpreter exit, for the job that is running to end
+EXIT_WAIT_S = 60.0
+
 
 class _DaemonWorker:
-    """Runs submitted callables in order on one *daemon* thread.
+    """Runs submitted callables in order on one daemon thread, which is joined (after the
+    job that is running, at most ``EXIT_WAIT_S``) on shutdown and at interpreter exit.
 
-    Not a ThreadPoolExecutor: its workers are joined at interpreter exit, so a job still
-    streaming a large run would keep a Ctrl-C'd server alive for many seconds.
+    Joined, because a thread frozen inside h5py by the interpreter's shutdown holds
+    h5py's global lock, and h5py's own exit handler then waits for it forever: a script
+    or a Ctrl-C'd server that exited while a job streamed a run used to hang. The exit
+    handler is registered after h5py's (h5py is imported first), so it runs before it.
     """
 
     def __init__(self, name: str) -> None:
         self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
             queue.SimpleQueue()
         )
-        threading.Thread(target=self._run, name=name, daemon=True).start()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        atexit.register(self.shutdown)
 
     def submit(self, fn: Callable[[], Any]) -> Future[Any]:
         fut: Future[Any] = Future()
@@ -45,8 +54,8 @@ class _DaemonWorker:
             except BaseException as e:  # reported through the future, never lost
                 fut.set_exception(e)
 
-    def shutdown(self) -> None:
-        """Cancels what has not started and lets the thread end after the current job."""
+    def shutdown(self, timeout: float = EXIT_WAIT_S) -> None:
+        """Cancels what has not started and waits up to ``timeout`` s for the current job."""
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -55,6 +64,9 @@ class _DaemonWorker:
             if item is not None:
                 item[0].cancel()
         self._queue.put(None)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        atexit.unregister(self.shutdown)
 
 
 class Jobs:
@@ -129,5 +141,6 @@ class Jobs:
             with self._lock:
                 self.finished += 1
 
-    def shutdown(self) -> None:
-        self._pool.shutdown()
+    def shutdown(self, timeout: float = EXIT_WAIT_S) -> None:
+        """Cancels the jobs not started; waits up to ``timeout`` s for the running one."""
+        self._pool.shutdown(timeout)
