@@ -75,6 +75,40 @@ def write(path: Path, p: Synth) -> float:
     return time.perf_counter() - t
 
 
+def bench_files(
+    folder: Path, scale: float = 1.0, snapshots: int = 50, *, keep: bool = True
+) -> list[LayerSpec]:
+    """Writes ``bench.h5`` (pruned, 50% sparsity) and ``bench_control.h5`` (its control)
+    into ``folder`` unless ``keep`` and files of the same size are there; their layers."""
+    layers = resnet50_layers(scale)
+    n = sum(s.n_weights for s in layers)
+    common = dict(
+        layers=layers,
+        n_dense=snapshots // 2 - 1,
+        n_retrain=snapshots - snapshots // 2,
+        sample_per_layer=256,
+        sparsity=0.5,
+        shed=0.3,
+    )
+    pruned = Synth(run_id="bench", control="bench-ctl", **common)
+    control = Synth(run_id="bench-ctl", **{**common, "sparsity": 0.0, "shed": 0.1})
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"run: {n / 1e6:.2f} M weights x {pruned.n_snapshots} snapshots, {len(layers)} layers")
+    for name, p in (("bench.h5", pruned), ("bench_control.h5", control)):
+        path = folder / name
+        fresh = keep and path.exists()
+        if fresh:
+            with open_run(path) as r:
+                fresh = len(r) == p.n_snapshots and sum(i.n_weights for i in r.layers) == n
+        if not fresh:
+            secs = write(path, p)
+            print(
+                f"wrote {path} in {secs:.0f} s "
+                f"({path.stat().st_size / n / p.n_snapshots:.2f} B/weight/snapshot)"
+            )
+    return layers
+
+
 def encode(value: Any) -> int:
     """What Dash does with a callback's return value: JSON with plotly's encoder."""
     return len(json.dumps(value, cls=PlotlyJSONEncoder))
@@ -230,32 +264,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="reuse existing files of the same size")
     ap.add_argument("--no-browser", action="store_true", help="callbacks and background only")
     a = ap.parse_args()
-    layers = resnet50_layers(a.scale)
-    n = sum(s.n_weights for s in layers)
-    common = dict(
-        layers=layers,
-        n_dense=a.snapshots // 2 - 1,
-        n_retrain=a.snapshots - a.snapshots // 2,
-        sample_per_layer=256,
-        sparsity=0.5,
-        shed=0.3,
-    )
-    pruned = Synth(run_id="bench", control="bench-ctl", **common)
-    control = Synth(run_id="bench-ctl", **{**common, "sparsity": 0.0, "shed": 0.1})
-    a.dir.mkdir(parents=True, exist_ok=True)
-    print(f"run: {n / 1e6:.2f} M weights x {pruned.n_snapshots} snapshots, {len(layers)} layers")
-    for name, p in (("bench.h5", pruned), ("bench_control.h5", control)):
-        path = a.dir / name
-        fresh = a.keep and path.exists()
-        if fresh:
-            with open_run(path) as r:
-                fresh = len(r) == p.n_snapshots and sum(i.n_weights for i in r.layers) == n
-        if not fresh:
-            secs = write(path, p)
-            print(
-                f"wrote {path} in {secs:.0f} s "
-                f"({path.stat().st_size / n / p.n_snapshots:.2f} B/weight/snapshot)"
-            )
+    layers = bench_files(a.dir, a.scale, a.snapshots, keep=a.keep)
     app = create_app(a.dir)
     store = app.server.extensions[EXTENSION]
     files = {Path(f.rel).stem: f.run_id for f in store.catalog.scan()}

@@ -20,10 +20,12 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dash
 import flask
 from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
 from dashboard import data, ids
 from dashboard.catalog import RunCatalog
@@ -40,6 +42,13 @@ EXTENSION = "cascade_shedding"
 #: "cartesian" partial bundle 1.1 s, this one 0.4 s. Delete the file to serve the full one.
 PLOTLY_BUNDLE = Path(__file__).parent / "static" / "plotly-shedding.min.js"
 _PLOTLY_PATH = "_dash-component-suites/plotly/package_data/plotly.min.js"
+#: regenerator-runtime 0.13.11 (MIT, licence beside it), served in place of Dash's
+#: @babel/polyfill 7.12 (core-js 2 for pre-2017 browsers plus this runtime, which
+#: dash-renderer and dcc call as a global). The polyfill cost ~130 ms of evaluation and
+#: ~60 ms of wrapped calls per first visit on the 2-core machine; every browser Dash 4
+#: supports has the rest natively. Delete the file to serve the polyfill again.
+REGENERATOR = Path(__file__).parent / "static" / "regenerator-runtime.js"
+_POLYFILL_PREFIX = "_dash-component-suites/dash/deps/polyfill@"
 
 
 def render_page(store: RunStore, pathname: str | None, search: str | None) -> Any:
@@ -55,6 +64,49 @@ def render_page(store: RunStore, pathname: str | None, search: str | None) -> An
         [
             nav(""),
             html.Div([html.H2("Not found"), dcc.Link("all runs", href="/")], className="page"),
+        ]
+    )
+
+
+def page_key(pathname: str | None, search: str | None) -> str:
+    """The key of a page (path and query) that the route compares with what is shown."""
+    path = (pathname or "/").rstrip("/") or "/"
+    return path + (search or "")
+
+
+def route(
+    store: RunStore, pathname: str | None, search: str | None, rendered: str | None
+) -> tuple[Any, str]:
+    """(page, its key) for the URL; PreventUpdate when that page is already shown (the
+    first one is rendered into the initial layout, see ``initial_layout``)."""
+    key = page_key(pathname, search)
+    if key == rendered:
+        raise PreventUpdate
+    return render_page(store, pathname, search), key
+
+
+def initial_layout(
+    store: RunStore, referrer: str | None, host: str | None, refresh_ms: int = 2000
+) -> html.Div:
+    """The app shell, with the page of the browser's URL already rendered in it.
+
+    The renderer fetches the layout from the page it loaded, so the request's Referer
+    names that page: rendering it here saves the route callback's round trip (and the
+    chunk loads and figure callbacks waiting behind it) on a first visit. Without a
+    usable Referer (stripped by a proxy or a referrer policy) the shell is empty and the
+    route callback renders the page, as it does for every later navigation.
+    """
+    page, key = None, None
+    ref = urlsplit(referrer or "")
+    if ref.path and ref.netloc == host:
+        search = f"?{ref.query}" if ref.query else ""
+        page, key = render_page(store, ref.path, search), page_key(ref.path, search)
+    return html.Div(
+        [
+            dcc.Location(id=ids.URL, refresh=False),
+            dcc.Interval(id=ids.TICK, interval=max(200, int(refresh_ms))),
+            dcc.Store(id=ids.PAGE_KEY, data=key),
+            html.Div(page, id=ids.PAGE),
         ]
     )
 
@@ -87,30 +139,35 @@ def create_app(
         index_string=INDEX_STRING,
     )
     app.server.extensions[EXTENSION] = store
-    _serve_partial_plotly(app)
+    _serve_lighter_scripts(app)
     _preload_plotly(app)
-    app.layout = html.Div(
-        [
-            dcc.Location(id=ids.URL, refresh=False),
-            dcc.Interval(id=ids.TICK, interval=max(200, int(refresh_ms))),
-            html.Div(id=ids.PAGE),
-        ]
-    )
+
+    def _layout() -> html.Div:  # Dash calls it per /_dash-layout request
+        if not flask.has_request_context():
+            return initial_layout(store, None, None, refresh_ms)
+        return initial_layout(store, flask.request.referrer, flask.request.host, refresh_ms)
+
+    app.layout = _layout
     _register(app, store)
     return app
 
 
-def _serve_partial_plotly(app: dash.Dash) -> None:
-    """Answers dcc.Graph's lazy request for plotly.js with the partial bundle."""
-    if not PLOTLY_BUNDLE.is_file():
-        return
-    path = f"{app.config.routes_pathname_prefix}{_PLOTLY_PATH}"
+def _serve_lighter_scripts(app: dash.Dash) -> None:
+    """Answers the requests for plotly.js and for Dash's polyfill (its URL carries a
+    version fingerprint, hence the prefix) with the lighter files of ``static/``."""
+    prefix = app.config.routes_pathname_prefix
+    plotly_path, polyfill = f"{prefix}{_PLOTLY_PATH}", f"{prefix}{_POLYFILL_PREFIX}"
 
     @app.server.before_request
-    def _plotly() -> Any:
-        if flask.request.path == path:
-            return flask.send_file(PLOTLY_BUNDLE, mimetype="text/javascript", max_age=86400)
-        return None
+    def _lighter() -> Any:
+        path = flask.request.path
+        if path == plotly_path and PLOTLY_BUNDLE.is_file():
+            file = PLOTLY_BUNDLE
+        elif path.startswith(polyfill) and path.endswith(".js") and REGENERATOR.is_file():
+            file = REGENERATOR
+        else:
+            return None
+        return flask.send_file(file, mimetype="text/javascript", max_age=86400)
 
 
 def _preload_plotly(app: dash.Dash) -> None:
@@ -138,9 +195,15 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     """All callbacks, each a one-line call of a plain function."""
     cb = app.callback
 
-    @cb(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), State(ids.URL, "search"))
-    def _route(pathname: str | None, search: str | None) -> Any:
-        return render_page(store, pathname, search)
+    @cb(
+        Output(ids.PAGE, "children"),
+        Output(ids.PAGE_KEY, "data"),
+        Input(ids.URL, "pathname"),
+        State(ids.URL, "search"),
+        State(ids.PAGE_KEY, "data"),
+    )
+    def _route(pathname: str | None, search: str | None, rendered: str | None) -> Any:
+        return route(store, pathname, search, rendered)
 
     # ------------------------------------------------------------------ runs page
     @cb(
@@ -189,15 +252,19 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     def _run_version(_: Any, __: Any, run_id: str, previous: Any, fast_off: Any) -> Any:
         return run.poll(store, run_id, previous, fast_off)
 
-    @cb(Output(ids.RUN_HEADER, "children"), version, rid)
+    # the page renders the first tab with the first version (run.layout): these run on
+    # changes only
+    later = {"prevent_initial_call": True}
+
+    @cb(Output(ids.RUN_HEADER, "children"), version, rid, **later)
     def _run_header(v: Any, run_id: str) -> Any:
         return run.header(store, run_id, v)
 
-    @cb(Output(ids.RUN_SUMMARY, "children"), version, rid)
+    @cb(Output(ids.RUN_SUMMARY, "children"), version, rid, **later)
     def _run_summary(v: Any, run_id: str) -> Any:
         return run.summary(store, run_id, v)
 
-    @cb(Output(ids.RUN_METRICS, "figure"), version, rid)
+    @cb(Output(ids.RUN_METRICS, "figure"), version, rid, **later)
     def _run_metrics(v: Any, run_id: str) -> Any:
         return run.metrics(store, run_id, v)
 
@@ -211,27 +278,29 @@ def _register(app: dash.Dash, store: RunStore) -> None:
         Input(ids.RUN_SHED_LAYER, "value"),
         version,
         rid,
+        **later,
     )
     def _run_shed(r: str, c: Any, layer: str, v: Any, run_id: str) -> Any:
         return run.shed(store, run_id, r, c, layer, v)
 
-    @cb(Output(ids.RUN_FLOW, "figure"), Input(ids.RUN_SHED_LAYER, "value"), version, rid)
+    @cb(Output(ids.RUN_FLOW, "figure"), Input(ids.RUN_SHED_LAYER, "value"), version, rid, **later)
     def _run_flow(layer: str, v: Any, run_id: str) -> Any:
         return run.flow(store, run_id, layer, v)
 
-    layer = Input(ids.RUN_LAYER, "value")
+    # the "Inside one layer" tab: computed only while it is shown (the tab is an input)
+    layer, tab = Input(ids.RUN_LAYER, "value"), Input(ids.RUN_TABS, "value")
 
-    @cb(Output(ids.RUN_HIST, "figure"), layer, rule, value, version, rid)
-    def _run_hist(name: str, r: str, c: Any, v: Any, run_id: str) -> Any:
-        return run.hist(store, run_id, name, r, c, v)
+    @cb(Output(ids.RUN_HIST, "figure"), layer, rule, value, version, tab, rid)
+    def _run_hist(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
+        return run.hist(store, run_id, name, r, c, v, t)
 
-    @cb(Output(ids.RUN_CHANNELS, "figure"), layer, version, rid)
-    def _run_channels(name: str, v: Any, run_id: str) -> Any:
-        return run.channels(store, run_id, name, v)
+    @cb(Output(ids.RUN_CHANNELS, "figure"), layer, version, tab, rid)
+    def _run_channels(name: str, v: Any, t: str, run_id: str) -> Any:
+        return run.channels(store, run_id, name, v, t)
 
-    @cb(Output(ids.RUN_TRAJ, "figure"), layer, rule, value, version, rid)
-    def _run_traj(name: str, r: str, c: Any, v: Any, run_id: str) -> Any:
-        return run.trajectories(store, run_id, name, r, c, v)
+    @cb(Output(ids.RUN_TRAJ, "figure"), layer, rule, value, version, tab, rid)
+    def _run_traj(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
+        return run.trajectories(store, run_id, name, r, c, v, t)
 
     # ------------------------------------------------------------------ compare page
     chosen, cversion = Input(ids.CMP_RUNS, "value"), Input(ids.CMP_VERSION, "data")
@@ -259,13 +328,20 @@ def _register(app: dash.Dash, store: RunStore) -> None:
         Input(ids.CMP_GROUP, "value"),
     )
 
+    # the page renders its first figures (compare.layout): these run on changes only
     @cb(
-        Output(ids.CMP_SHED, "figure"), cversion, crule, cvalue, group, State(ids.CMP_RUNS, "value")
+        Output(ids.CMP_SHED, "figure"),
+        cversion,
+        crule,
+        cvalue,
+        group,
+        State(ids.CMP_RUNS, "value"),
+        **later,
     )
     def _cmp_shed(v: Any, r: str, c: Any, g: str, selected: list[str]) -> Any:
         return compare.shed(store, selected, r, c, g, v)
 
-    @cb(Output(ids.CMP_ACC, "figure"), cversion, group, State(ids.CMP_RUNS, "value"))
+    @cb(Output(ids.CMP_ACC, "figure"), cversion, group, State(ids.CMP_RUNS, "value"), **later)
     def _cmp_acc(v: Any, g: str, selected: list[str]) -> Any:
         return compare.accuracy(store, selected, g, v)
 
@@ -289,11 +365,12 @@ def _register(app: dash.Dash, store: RunStore) -> None:
         cvalue,
         cversion,
         State(ids.CMP_RUNS, "value"),
+        **later,
     )
     def _cmp_overlap(s: Any, r: str, c: Any, v: Any, selected: list[str]) -> Any:
         return overlap.overlap(store, selected, s, r, c, v)
 
-    @cb(Output(ids.CMP_NOTE, "children"), chosen)
+    @cb(Output(ids.CMP_NOTE, "children"), chosen, **later)
     def _cmp_note(selected: list[str]) -> Any:
         return overlap.note(selected)
 

@@ -8,6 +8,7 @@ ids are needed: every page has a fixed set of components).
 # --------------------------------------------------------------------------- shell
 URL = "url"
 PAGE = "page"
+PAGE_KEY = "page-key"  # dcc.Store: path?query of the page rendered in PAGE
 TICK = "live-tick"  # dcc.Interval driving live refresh
 NAV = "nav"
 

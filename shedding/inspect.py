@@ -63,7 +63,9 @@ def inspect_text(path: str | Path) -> str:
             )
         for ev in run.events:
             brief = {
-                k: ev[k] for k in ("round", "method", "amount", "sparsity", "protocol") if k in ev
+                k: ev[k]
+                for k in ("round", "method", "amount", "sparsity", "protocol", "start_lr")
+                if k in ev
             }
             lines.append(f"  event      {json.dumps(brief)}")
     return "\n".join(lines)

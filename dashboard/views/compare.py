@@ -20,6 +20,7 @@ from dashboard import data, ids
 from dashboard.data import display_name
 from dashboard.figures import PALETTE, Curve, shed_figure
 from dashboard.store import RunStore
+from dashboard.views import overlap
 from dashboard.views.common import (
     NothingToShow,
     fast_tick,
@@ -32,7 +33,9 @@ from dashboard.views.common import (
 )
 from dashboard.views.run import GRAPH_CONFIG, reference
 from dashboard.views.run import current_version as run_version
-from shedding.analysis.thresholds import grid_index
+from shedding.analysis.thresholds import DEFAULT_RULE, grid_index
+
+SEEDS = "seeds"  # group value: runs that differ only in seed form one band
 
 
 def selected_from_search(search: str | None) -> list[str]:
@@ -46,15 +49,17 @@ def layout(store: RunStore, search: str | None) -> html.Div:
     options = [{"label": display_name(f), "value": f.run_id} for f in files]
     known = {f.run_id for f in files}
     chosen = [r for r in selected_from_search(search) if r in known]
-    # version and snapshot slider rendered with the page: the figures are requested at
-    # once, not after a poll round trip and then a slider round trip
-    version = current_version(store, chosen)
+    # The page comes with its first version, snapshot slider and figures for the default
+    # controls: nothing waits on a callback round trip before it draws. The figure
+    # callbacks run when an input changes (prevent_initial_call).
     top, marks, snap = snapshot_range(store, chosen, None)
+    overlap_fig, job = overlap.overlap(store, chosen, snap, DEFAULT_RULE, None)
+    version = current_version(store, chosen, job)
     return html.Div(
         [
             nav("Compare"),
             dcc.Store(id=ids.CMP_VERSION, data=version),
-            dcc.Store(id=ids.CMP_OVERLAP_JOB),
+            dcc.Store(id=ids.CMP_OVERLAP_JOB, data=job),
             fast_tick(ids.CMP_FAST, store),
             html.Div(
                 [
@@ -74,10 +79,10 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                                     html.Label("group", className="ctl-label"),
                                     dcc.RadioItems(
                                         id=ids.CMP_GROUP,
-                                        value="seeds",
+                                        value=SEEDS,
                                         inline=True,
                                         options=[
-                                            {"label": " seeds as bands", "value": "seeds"},
+                                            {"label": " seeds as bands", "value": SEEDS},
                                             {"label": " each run", "value": "runs"},
                                         ],
                                     ),
@@ -89,8 +94,16 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                     ),
                     html.Div(
                         [
-                            dcc.Graph(id=ids.CMP_SHED, config=GRAPH_CONFIG),
-                            dcc.Graph(id=ids.CMP_ACC, config=GRAPH_CONFIG),
+                            dcc.Graph(
+                                id=ids.CMP_SHED,
+                                config=GRAPH_CONFIG,
+                                figure=shed(store, chosen, DEFAULT_RULE, None, SEEDS, version),
+                            ),
+                            dcc.Graph(
+                                id=ids.CMP_ACC,
+                                config=GRAPH_CONFIG,
+                                figure=accuracy(store, chosen, SEEDS, version),
+                            ),
                         ],
                         className="grid2",
                     ),
@@ -111,8 +124,8 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                         ],
                         className="ctl-slider narrow",
                     ),
-                    html.Div(id=ids.CMP_NOTE, className="hint"),
-                    dcc.Graph(id=ids.CMP_OVERLAP, config=GRAPH_CONFIG),
+                    html.Div(overlap.note(chosen), id=ids.CMP_NOTE, className="hint"),
+                    dcc.Graph(id=ids.CMP_OVERLAP, config=GRAPH_CONFIG, figure=overlap_fig),
                 ],
                 className="page",
             ),
@@ -205,7 +218,7 @@ def shed(
     """Shed fraction of every group, with each group's controls dashed."""
     c = grid_value(rule, vidx)
     curves: list[Curve] = []
-    for k, (label, members) in enumerate(groups(store, rids or [], by_seed=group == "seeds")):
+    for k, (label, members) in enumerate(groups(store, rids or [], by_seed=group == SEEDS)):
         color = PALETTE[k % len(PALETTE)]
         runs, controls = [], []
         for rid in members:
@@ -234,7 +247,7 @@ def shed(
 def accuracy(store: RunStore, rids: list[str] | None, group: str, version: Any = None) -> Any:
     """Test accuracy per epoch of every group (mean and min-max band over seeds)."""
     curves = []
-    for k, (label, members) in enumerate(groups(store, rids or [], by_seed=group == "seeds")):
+    for k, (label, members) in enumerate(groups(store, rids or [], by_seed=group == SEEDS)):
         series = []
         for rid in members:
             with store.open(rid) as run:

@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 from dash import dcc, html
+from dash.exceptions import PreventUpdate
 
 from dashboard import data, ids
 from dashboard.figures import (
@@ -36,13 +37,15 @@ from dashboard.views.common import (
     threshold_controls,
 )
 from dashboard.views.summary import summary_table
-from shedding.analysis.thresholds import get_rule, grid_index
+from shedding.analysis.thresholds import DEFAULT_RULE, get_rule, grid_index
 
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+OVERVIEW_TAB, LAYER_TAB = "overview", "layer"
 
 
-def _graph(gid: str) -> dcc.Graph:
-    return dcc.Graph(id=gid, config=GRAPH_CONFIG, className="graph")
+def _graph(gid: str, figure: Any = None) -> dcc.Graph:
+    extra = {} if figure is None else {"figure": figure}
+    return dcc.Graph(id=gid, config=GRAPH_CONFIG, className="graph", **extra)
 
 
 def layout(store: RunStore, rid: str) -> html.Div:
@@ -60,19 +63,21 @@ def layout(store: RunStore, rid: str) -> html.Div:
                 ),
             ]
         )
+    # The page comes with its first version and the first tab's content drawn for the
+    # default controls: no callback round trip (and no empty figure drawn first) before
+    # the figures show. Those callbacks, and the poll, run only when an input changes
+    # (prevent_initial_call); the second tab computes its figures when opened.
+    version = current_version(store, rid)
     return html.Div(
         [
             nav(""),
             dcc.Store(id=ids.RUN_ID, data=rid),
-            # The version is rendered with the page, so the figures are requested at once
-            # instead of after a first poll round trip; the poll callback runs from the
-            # first tick on (prevent_initial_call).
-            dcc.Store(id=ids.RUN_VERSION, data=current_version(store, rid)),
+            dcc.Store(id=ids.RUN_VERSION, data=version),
             fast_tick(ids.RUN_FAST, store),
             html.Div(
                 [
-                    html.Div(id=ids.RUN_HEADER),
-                    html.Div(id=ids.RUN_SUMMARY),
+                    html.Div(header(store, rid, version), id=ids.RUN_HEADER),
+                    html.Div(summary(store, rid, version), id=ids.RUN_SUMMARY),
                     html.Div(
                         [
                             threshold_controls(ids.RUN_RULE, ids.RUN_VALUE, ids.RUN_VALUE_LABEL),
@@ -86,13 +91,19 @@ def layout(store: RunStore, rid: str) -> html.Div:
                             dcc.Tab(
                                 [
                                     html.Div(
-                                        [_graph(ids.RUN_SHED), _graph(ids.RUN_FLOW)],
+                                        [
+                                            _graph(
+                                                ids.RUN_SHED,
+                                                shed(store, rid, DEFAULT_RULE, None, data.ALL),
+                                            ),
+                                            _graph(ids.RUN_FLOW, flow(store, rid, data.ALL)),
+                                        ],
                                         className="grid2",
                                     ),
-                                    _graph(ids.RUN_METRICS),
+                                    _graph(ids.RUN_METRICS, metrics(store, rid)),
                                 ],
                                 label="Shedding and training",
-                                value="overview",
+                                value=OVERVIEW_TAB,
                             ),
                             dcc.Tab(
                                 [
@@ -109,11 +120,11 @@ def layout(store: RunStore, rid: str) -> html.Div:
                                     _graph(ids.RUN_TRAJ),
                                 ],
                                 label="Inside one layer",
-                                value="layer",
+                                value=LAYER_TAB,
                             ),
                         ],
                         id=ids.RUN_TABS,
-                        value="overview",
+                        value=OVERVIEW_TAB,
                         className="tabs",
                     ),
                 ],
@@ -274,8 +285,24 @@ def flow(store: RunStore, rid: str, layer: str, version: Any = None) -> Any:
     )
 
 
+def layer_tab_shown(tab: str | None) -> None:
+    """PreventUpdate unless the "Inside one layer" tab is shown: its three figures are
+    computed when it is opened (or its inputs change while it is), not with the page."""
+    if tab != LAYER_TAB:
+        raise PreventUpdate
+
+
 @guard_figure
-def hist(store: RunStore, rid: str, layer: str, rule: str, vidx: Any, version: Any = None) -> Any:
+def hist(
+    store: RunStore,
+    rid: str,
+    layer: str,
+    rule: str,
+    vidx: Any,
+    version: Any = None,
+    tab: str | None = LAYER_TAB,
+) -> Any:
+    layer_tab_shown(tab)
     c = grid_value(rule, vidx)
     with store.open(rid) as run:
         counts, edges = data.layer_hist(run, layer)
@@ -291,7 +318,10 @@ def hist(store: RunStore, rid: str, layer: str, rule: str, vidx: Any, version: A
 
 
 @guard_figure
-def channels(store: RunStore, rid: str, layer: str, version: Any = None) -> Any:
+def channels(
+    store: RunStore, rid: str, layer: str, version: Any = None, tab: str | None = LAYER_TAB
+) -> Any:
+    layer_tab_shown(tab)
     with store.open(rid) as run:
         frac = data.channel_fraction(run, layer)
     return channel_map(frac, title=f"{layer}: shed fraction per output channel (default rule)")
@@ -299,8 +329,15 @@ def channels(store: RunStore, rid: str, layer: str, version: Any = None) -> Any:
 
 @guard_figure
 def trajectories(
-    store: RunStore, rid: str, layer: str, rule: str, vidx: Any, version: Any = None
+    store: RunStore,
+    rid: str,
+    layer: str,
+    rule: str,
+    vidx: Any,
+    version: Any = None,
+    tab: str | None = LAYER_TAB,
 ) -> Any:
+    layer_tab_shown(tab)
     c = grid_value(rule, vidx)
     with store.open(rid) as run:
         values, fates = data.sample_fates(run, layer, rule, c)

@@ -98,10 +98,16 @@ def test_serve_runs_a_real_server_without_torch(runs_dir):
             f"http://127.0.0.1:{port}/_dash-update-component",
             data=json.dumps(
                 {
-                    "output": "page.children",
-                    "outputs": {"id": "page", "property": "children"},
+                    "output": "..page.children...page-key.data..",
+                    "outputs": [
+                        {"id": "page", "property": "children"},
+                        {"id": "page-key", "property": "data"},
+                    ],
                     "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
-                    "state": [{"id": "url", "property": "search", "value": ""}],
+                    "state": [
+                        {"id": "url", "property": "search", "value": ""},
+                        {"id": "page-key", "property": "data", "value": None},
+                    ],
                     "changedPropIds": ["url.pathname"],
                 }
             ).encode(),
@@ -136,3 +142,19 @@ def test_the_page_head_starts_loading_plotly_before_any_graph_mounts(app):
     # makes it wait for this load instead of starting a second one
     assert "window.Plotly=window.Plotly||new Promise" in head
     assert '"/_dash-component-suites/plotly/package_data/plotly.min.js"' in head
+
+
+def test_dash_polyfill_is_served_as_the_regenerator_runtime_only(app):
+    import re
+
+    from dashboard.app import REGENERATOR
+
+    client = app.server.test_client()
+    index = client.get("/").get_data(as_text=True)
+    src = re.search(r'src="([^"]*/deps/polyfill@[^"]*)"', index).group(1)
+    body = client.get(src).get_data(as_text=True)
+    assert REGENERATOR.is_file() and body == REGENERATOR.read_text()
+    assert "globalThis.regeneratorRuntime = runtime" in body  # what dash-renderer calls
+    assert len(body) < 30_000  # not the 100 kB polyfill
+    react = re.search(r'src="([^"]*/deps/react@[^"]*)"', index).group(1)
+    assert "createElement" in client.get(react).get_data(as_text=True)  # others untouched

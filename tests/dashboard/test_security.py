@@ -123,20 +123,23 @@ def test_http_callbacks_never_read_outside(fenced):
 
 
 def _attack_over_http(client, attack: str, inside: str, outside: Path) -> None:
+    route = {"extra": [("page-key", "data")]}
     texts = [
         _post(
             client,
             "page",
             "children",
             [("url", "pathname", f"/run/{attack}")],
-            [("url", "search", "")],
+            [("url", "search", ""), ("page-key", "data", None)],
+            **route,
         ),
         _post(
             client,
             "page",
             "children",
             [("url", "pathname", "/compare")],
-            [("url", "search", f"?runs={attack},{inside}")],
+            [("url", "search", f"?runs={attack},{inside}"), ("page-key", "data", None)],
+            **route,
         ),
         _post(
             client,
@@ -171,9 +174,15 @@ def _attack_over_http(client, attack: str, inside: str, outside: Path) -> None:
             extra=[("cmp-overlap-job", "data")],
         ),
     ]
+    # the first page is rendered into the layout from the Referer header: same fence
+    for page in (f"/run/{attack}", f"/compare?runs={attack},{inside}"):
+        r = client.get("/_dash-layout", headers={"Referer": f"http://localhost{page}"})
+        assert r.status_code == 200
+        texts.append(r.get_data(as_text=True))
     for text in texts:
         assert SECRET not in text and "outside_run" not in text
     assert "Run not available" in texts[0] and "no run with this id" in texts[2]
+    assert "Run not available" in texts[-2] and "page-key" in texts[-1]
     for static in (f"/assets/{attack}", f"/_dash-component-suites/{attack}", f"/{attack}"):
         r = client.get(static)
         assert SECRET not in r.get_data(as_text=True)

@@ -11,7 +11,7 @@ from dash.exceptions import PreventUpdate
 from dashboard_synth import Synth, write_snapshots
 
 from dashboard import data
-from dashboard.app import create_app, render_page
+from dashboard.app import create_app, initial_layout, render_page, route
 from dashboard.views import compare, overlap, run, runs
 from dashboard.views.common import value_label
 from tracking import RunWriter
@@ -189,7 +189,7 @@ def _component(tree, cid):
     return None
 
 
-def test_pages_render_their_first_version_so_figures_need_no_poll_first(store):
+def test_pages_render_their_first_version_and_figures_so_nothing_waits_on_a_callback(store):
     from dashboard import ids as I
 
     rid = rid_of(store, "gmp_s0")
@@ -200,11 +200,61 @@ def test_pages_render_their_first_version_so_figures_need_no_poll_first(store):
     assert version == run.current_version(store, rid) and version[:3] == [9, 8, "complete"]
     with pytest.raises(PreventUpdate):  # the first tick finds nothing new: no redraw
         run.poll(store, rid, version, _component(page, I.RUN_FAST).disabled)
+    # the first tab comes drawn, for the default controls, exactly as its callbacks draw it
+    rule, vidx = _component(page, I.RUN_RULE).value, _component(page, I.RUN_VALUE).value
+    drawn = _component(page, I.RUN_SHED).figure
+    assert drawn == run.shed(store, rid, rule, vidx, data.ALL, version)
+    assert len(drawn.data) == 2 and "gmp_s0" not in repr(drawn)  # run + its control
+    assert _component(page, I.RUN_FLOW).figure == run.flow(store, rid, data.ALL, version)
+    assert _component(page, I.RUN_METRICS).figure == run.metrics(store, rid, version)
+    assert "complete" in repr(_component(page, I.RUN_HEADER).children)
+    # the second tab is computed only once it is opened
+    assert getattr(_component(page, I.RUN_HIST), "figure", None) is None
+    shown = _component(page, I.RUN_TABS).value
+    layer = _component(page, I.RUN_LAYER).value
+    for panel in (
+        lambda t: run.hist(store, rid, layer, rule, vidx, version, t),
+        lambda t: run.channels(store, rid, layer, version, t),
+        lambda t: run.trajectories(store, rid, layer, rule, vidx, version, t),
+    ):
+        with pytest.raises(PreventUpdate):
+            panel(shown)
+        assert len(panel(run.LAYER_TAB).data) >= 1
+
     both = [rid, rid_of(store, "ctl_s0")]
     cpage = compare.layout(store, "?runs=" + ",".join(both))
+    job = _component(cpage, I.CMP_OVERLAP_JOB).data  # the overlap job it started, if any
+    assert ("computing the overlap" in repr(_component(cpage, I.CMP_OVERLAP).figure)) == bool(job)
+    # once the job is done, a render has the matrix, and its version is the current one
+    cpage = _settle(store, lambda: compare.layout(store, "?runs=" + ",".join(both)))
+    assert _component(cpage, I.CMP_OVERLAP_JOB).data is None
+    assert "Jaccard" in repr(_component(cpage, I.CMP_OVERLAP).figure)
     assert _component(cpage, I.CMP_VERSION).data == compare.current_version(store, both)
     slider = _component(cpage, I.CMP_SNAPSHOT)
     assert (slider.max, slider.value) == (8, 8)
+    shed_fig = _component(cpage, I.CMP_SHED).figure
+    assert len(shed_fig.data) >= 2 and len(_component(cpage, I.CMP_ACC).figure.data) >= 2
+
+
+def test_the_first_page_comes_with_the_layout_and_the_route_does_not_redo_it(store):
+    from dashboard import ids as I
+
+    rid = rid_of(store, "gmp_s0")
+    shell = initial_layout(store, f"http://127.0.0.1:8050/run/{rid}", "127.0.0.1:8050")
+    key = _component(shell, I.PAGE_KEY).data
+    assert key == f"/run/{rid}" and _component(shell, I.RUN_SHED) is not None
+    with pytest.raises(PreventUpdate):  # the URL's initial callback finds it shown
+        route(store, f"/run/{rid}", "", key)
+    page, new_key = route(store, "/", "", key)  # a later navigation renders
+    assert new_key == "/" and _component(page, I.RUNS_TABLE) is not None
+    cmp_shell = initial_layout(store, "http://h/compare?runs=a,b", "h")
+    assert _component(cmp_shell, I.PAGE_KEY).data == "/compare?runs=a,b"
+    # no Referer, or one from another host: an empty shell, and the route renders
+    for ref, host in ((None, "h"), ("", "h"), (f"http://evil/run/{rid}", "h")):
+        shell = initial_layout(store, ref, host)
+        assert _component(shell, I.PAGE_KEY).data is None
+        assert _component(shell, I.PAGE).children is None
+    assert route(store, f"/run/{rid}/", "", None)[1] == f"/run/{rid}"
 
 
 def test_compare_selection_from_url_ignores_unknown_ids(store):

@@ -7,13 +7,14 @@ import pytest
 import torch
 from tiny import tiny_config
 
+from shedding.cli import main
 from shedding.errors import CheckpointError
 from shedding.experiment import run_experiment
 from shedding.runs import control_id, run_id
 from tracking import open_run
 
 
-def test_one_shot_gmp_lrr_writes_a_complete_run(data_root, tmp_path):
+def test_one_shot_gmp_lrr_writes_a_complete_run(data_root, tmp_path, capsys):
     cfg = tiny_config()
     res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
     assert res.status == "complete" and res.path.exists()
@@ -35,6 +36,12 @@ def test_one_shot_gmp_lrr_writes_a_complete_run(data_root, tmp_path):
                 assert not run.magnitudes(li.name, s)[~m].any()
         assert len(run.metrics["test_acc"]) == 3 + 2
     assert 0.0 <= res.test_acc <= 1.0 and res.dense_test_acc > 0.2
+    assert main(["inspect", str(res.path)]) == 0  # what the file holds, start LR included
+    shown = capsys.readouterr().out
+    with open_run(res.path) as run:
+        start_lr, first_layer = run.events[0]["start_lr"], run.layers[0].name
+    assert "complete" in shown and first_layer in shown
+    assert '"method": "gmp"' in shown and f'"start_lr": {start_lr}' in shown and start_lr > 0
 
 
 def test_dense_phase_is_cached_and_shared(data_root, tmp_path):
