@@ -79,7 +79,8 @@ class PruneConfig:
     ``sparsity`` is the final target fraction of prunable weights removed. ``mode`` is
     ``oneshot`` (one round) or ``iterative`` (each round removes ``rate`` of the weights
     that remain, Renda's 20%, until the target). ``sparsity = 0`` makes an unpruned
-    *control* run: identical retraining, no weight removed.
+    *control* run: identical retraining, no weight removed; its ``rounds`` (default 1)
+    repeat that retraining as often as the iterative run it controls prunes.
     """
 
     method: str = "gmp"
@@ -92,6 +93,7 @@ class PruneConfig:
     n: int = 2
     m: int = 4
     budget_epochs: int | None = None
+    rounds: int | None = None
 
 
 @dataclass(frozen=True)

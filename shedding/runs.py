@@ -40,16 +40,25 @@ def is_control(cfg: ExperimentConfig) -> bool:
 def control_config(cfg: ExperimentConfig) -> ExperimentConfig | None:
     """The control of ``cfg``: same data, model, training, retraining, seed; no pruning.
 
-    Returns None for controls themselves and for protocols with no unpruned counterpart.
+    The control retrains as many rounds as ``cfg`` prunes (an iterative run's control
+    replays every round's retraining) and keeps a BIMP budget, so its dense phase and
+    every round have the same epochs. One-shot runs without a budget share one control
+    per retraining config and seed. Returns None for controls themselves and for
+    protocols with no unpruned counterpart.
     """
     if is_control(cfg) or cfg.retrain.protocol in NO_CONTROL_PROTOCOLS:
         return None
+    from shedding.pruning.rounds import round_amounts  # torch: only when asked
+
+    n_rounds = len(round_amounts(cfg.prune))
     prune = dataclasses.replace(
         PruneConfig(),
         sparsity=0.0,
         layer_types=cfg.prune.layer_types,
         prune_first=cfg.prune.prune_first,
         prune_last=cfg.prune.prune_last,
+        budget_epochs=cfg.prune.budget_epochs,
+        rounds=n_rounds if n_rounds > 1 else None,
     )
     return dataclasses.replace(cfg, prune=prune)
 

@@ -1,7 +1,7 @@
 """The MNIST-1D study: run its sweeps, then write every table of the findings from the runs.
 
     shedding study quick                 # the README demo's study: 10 runs, ~5 min on 2 cores
-    shedding study full                  # all 8 sweep files (372 runs), then the tables
+    shedding study full                  # all 8 sweep files (384 runs), then the tables
     shedding study full --tables-only    # only the tables, from the runs already on disk
 
 The runs are the sweep files' runs, found by run id in the runs directory (other files

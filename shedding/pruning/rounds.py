@@ -22,12 +22,14 @@ MODES = ("oneshot", "iterative")
 def round_amounts(cfg: PruneConfig) -> list[float]:
     """Per-round fractions of the kept weights to remove.
 
-    ``sparsity = 0`` gives ``[0.0]``: a control run with one round that prunes nothing.
-    ``oneshot`` gives ``[sparsity]``. ``iterative`` gives ``[rate, ..., rate, last]`` with
-    the fewest rounds that reach the target and ``0 < last <= rate``.
+    ``sparsity = 0`` gives ``[0.0] * rounds``: a control run whose rounds (1 unless set)
+    prune nothing. ``oneshot`` gives ``[sparsity]``. ``iterative`` gives
+    ``[rate, ..., rate, last]`` with the fewest rounds that reach the target and
+    ``0 < last <= rate``.
 
     Raises:
-        ConfigError: Sparsity outside [0, 1), rate outside (0, 1), unknown mode.
+        ConfigError: Sparsity outside [0, 1), rate outside (0, 1), unknown mode,
+            ``rounds`` below 1 or set on a run that prunes.
     """
     s = cfg.sparsity
     if not 0 <= s < 1:
@@ -37,8 +39,13 @@ def round_amounts(cfg: PruneConfig) -> list[float]:
         )
     if cfg.mode not in MODES:
         raise ConfigError(f"prune.mode={cfg.mode!r} is unknown; valid: {', '.join(MODES)}")
+    if cfg.rounds is not None and (s != 0 or cfg.rounds < 1):
+        raise ConfigError(
+            f"prune.rounds={cfg.rounds} is for control runs only (prune.sparsity = 0, "
+            "rounds >= 1); a pruning run gets its rounds from prune.mode and prune.rate"
+        )
     if s == 0:
-        return [0.0]
+        return [0.0] * (cfg.rounds or 1)
     if cfg.mode == "oneshot":
         return [s]
     r = cfg.rate

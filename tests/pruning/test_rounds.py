@@ -21,6 +21,21 @@ def test_sparsity_zero_is_a_control_round_that_prunes_nothing(mode):
     assert round_amounts(PruneConfig(sparsity=0.0, mode=mode)) == [0.0]
 
 
+def test_a_control_repeats_as_many_rounds_as_the_run_it_controls():
+    assert round_amounts(PruneConfig(sparsity=0.0, rounds=4)) == [0.0] * 4
+    iterative = ExperimentConfig(
+        prune=PruneConfig(sparsity=0.9, mode="iterative", rate=0.5, budget_epochs=20),
+        retrain=RetrainConfig(epochs=2),
+    )
+    control = PruneConfig(sparsity=0.0, rounds=4, budget_epochs=20)
+    assert split_budget(ExperimentConfig(prune=control, retrain=RetrainConfig(epochs=2))) == (
+        split_budget(iterative)
+    )
+    for bad in (PruneConfig(sparsity=0.5, rounds=2), PruneConfig(sparsity=0.0, rounds=0)):
+        with pytest.raises(ConfigError, match=r"prune.rounds=\d is for control runs only"):
+            round_amounts(bad)
+
+
 @pytest.mark.parametrize(
     "sparsity,rate,rounds",
     [(0.36, 0.2, 2), (0.5, 0.2, 4), (0.8926, 0.2, 10), (0.1, 0.2, 1), (0.99, 0.5, 7)],

@@ -10,7 +10,7 @@ from tiny import tiny_config
 from shedding.cli import main
 from shedding.errors import CheckpointError
 from shedding.experiment import run_experiment
-from shedding.runs import control_id, run_id
+from shedding.runs import control_config, control_id, run_id
 from tracking import open_run
 
 
@@ -83,6 +83,27 @@ def test_control_run_prunes_nothing_and_shares_data_order(data_root, tmp_path):
         for li in run.layers:
             assert run.mask(li.name, len(run) - 1).all()
     assert res.sparsity == 0.0
+
+
+def test_an_iterative_runs_control_retrains_every_round_like_for_like(data_root, tmp_path):
+    """The control replays each round's retraining (LRR restarts the LR every round), so
+    every round's excess has a control snapshot aligned by (round, phase, epoch)."""
+    from shedding.analysis import excess_summary
+
+    cfg = tiny_config("prune.mode=iterative", "prune.rate=0.5", "prune.sparsity=0.75")
+    ctl = control_config(cfg)
+    assert ctl.prune.rounds == 2 and ctl.prune.sparsity == 0 and control_id(cfg) == run_id(ctl)
+    assert control_config(tiny_config()).prune.rounds is None  # one-shot: one shared control
+    pruned = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    control = run_experiment(ctl, data_root=data_root, runs_dir=tmp_path, progress=False)
+    with open_run(pruned.path) as run, open_run(control.path) as crun:
+        assert run.control == crun.run_id
+        assert list(crun.index.round) == list(run.index.round) == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+        assert list(crun.index.epoch) == list(run.index.epoch)
+        assert [e["round"] for e in crun.events] == [1, 2]
+        assert all(crun.mask(li.name, len(crun) - 1).all() for li in crun.layers)
+        rounds = excess_summary(run, crun)
+    assert len(rounds) == 2 and all(np.isfinite(r.control_ratio) for r in rounds)
 
 
 @pytest.mark.parametrize(

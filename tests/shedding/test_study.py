@@ -67,15 +67,17 @@ def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
 ):
     rdir, out = tmp_path / "runs", tmp_path / "tables"
     configs = study.study_configs("tiny")
-    # 8 pruned + 4 controls; the iterative run shares the LRR seed-0 control; 2 Q4 runs
-    assert len(configs) == 12 + 1 + 2
+    # 8 pruned + 4 controls; the iterative run + its own 2-round control; 2 Q4 runs
+    assert len(configs) == 12 + 2 + 2
+    (it_ctl,) = [c for _, c in configs if runs.is_control(c) and c.prune.rounds == 2]
+    assert it_ctl.seed == 0 and it_ctl.retrain.protocol == "lrr"
     code = study.run_study(
         "tiny", data_root=data_root, runs_dir=rdir, out=out, jobs=2, progress=False
     )
     assert code == 0
     text = (out / "findings.md").read_text()
     assert "Missing" not in text and "Unreadable" not in text
-    assert len(json.loads((out / "summaries.json").read_text())) == 15
+    assert len(json.loads((out / "summaries.json").read_text())) == 16
     for fig in ("fig-accuracy.svg", "fig-protocols.svg", "fig-cascade-vs-control.svg"):
         assert (out / fig).read_text().startswith("<svg") and f"]({fig})" in text
 
@@ -127,8 +129,10 @@ def test_builtin_studies_expand_and_every_part_has_a_role():
         assert study.part_kind(name, parts[0]) == "main"
         assert all(study.part_kind(name, p) for p in parts)
     full = study.study_configs("full")
-    assert len(full) == 372
-    assert len({runs.run_id(c) for _, c in full}) == 372
+    # 360 runs + 12 four-round controls of the iterative runs (one per protocol and seed)
+    assert len(full) == 384
+    assert len({runs.run_id(c) for _, c in full}) == 384
+    assert sum(c.prune.rounds == 4 for _, c in full) == 12
     assert len(study.study_configs("quick")) == 10
 
 
