@@ -87,22 +87,27 @@ def expand(sweep: dict[str, Any], *, controls: bool = True) -> list[ExperimentCo
     return list(out.values())
 
 
-def plan(configs: Sequence[ExperimentConfig], runs_dir: Path) -> list[PlannedRun]:
-    """Decides run / resume / skip per config and orders first-of-each-dense-phase first."""
+def _file_status(path: Path) -> str | None:
+    """The status a run file records ("complete", "running", ...); None if unreadable."""
     from tracking import open_run
 
+    try:
+        with open_run(path) as r:
+            return r.status
+    except Exception:
+        return None
+
+
+def plan(configs: Sequence[ExperimentConfig], runs_dir: Path) -> list[PlannedRun]:
+    """Decides run / resume / skip per config and orders first-of-each-dense-phase first."""
     planned: list[PlannedRun] = []
     for cfg in configs:
         path = runs.run_path(runs_dir, cfg)
         action = "run"
         if (runs.work_dir(runs_dir, cfg) / "checkpoint.pt").exists():
             action = "resume"
-        elif path.exists():
-            try:
-                with open_run(path) as r:
-                    action = "skip" if r.status == "complete" else "run"
-            except Exception:
-                action = "run"  # damaged leftovers are rewritten
+        elif path.exists():  # damaged leftovers (status None) are rewritten
+            action = "skip" if _file_status(path) == "complete" else "run"
         planned.append(PlannedRun(cfg, action))
     seen: set[str] = set()
     first, rest = [], []
@@ -137,6 +142,13 @@ def _run_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+#: What multiprocessing reports when the forkserver could not send a child's exit status
+#: (popen_forkserver: "perhaps the forkserver process itself got killed"; under load it
+#: happens without that, CPython issue #140867). Seen once here, on a run whose log and file
+#: said complete; the run file is then the record.
+_STATUS_LOST = 255
+
+
 def _run_child(argv: list[str], log: str, threads: int) -> None:
     """Body of one run process: ``shedding run ARGV`` with stdout and stderr in ``log``."""
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -168,6 +180,8 @@ def _run_process(p: PlannedRun, *, ctx: Any, data_root: Path, runs_dir: Path, th
     proc.start()
     proc.join()
     code = proc.exitcode
+    if code == _STATUS_LOST and _file_status(runs.run_path(runs_dir, p.cfg)) == "complete":
+        return 0  # the run finished and recorded it; only its exit status went missing
     return 1 if code is None else code
 
 

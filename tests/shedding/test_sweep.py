@@ -143,3 +143,38 @@ def test_submitit_local_executor_runs_a_job(data_root, tmp_path):
     assert list(out.values()) == ["complete"]
     with open_run(runs.run_path(tmp_path, cfgs[0])) as r:
         assert r.status == "complete"
+
+
+def test_a_lost_exit_status_is_settled_by_the_run_file(tmp_path, monkeypatch):
+    """multiprocessing reports 255 when the forkserver could not send a child's exit
+    status (seen once on a run whose log and file said complete): the file decides."""
+    from shedding import sweep
+
+    class FakeProcess:  # a run process whose status arrives as ``code``
+        code = 0
+
+        def __init__(self, target, args):
+            pass
+
+        def start(self):
+            pass
+
+        def join(self):
+            self.exitcode = FakeProcess.code
+
+    class Ctx:
+        Process = FakeProcess
+
+    p = sweep.PlannedRun(runs.control_config(sweep.load_config("mnist1d-demo")), "run")
+    recorded = {"status": "complete"}
+    monkeypatch.setattr(sweep, "_file_status", lambda path: recorded["status"])
+    go = lambda: sweep._run_process(p, ctx=Ctx, data_root=tmp_path, runs_dir=tmp_path, threads=1)  # noqa: E731
+    for code, status, expected in [
+        (255, "complete", 0),  # finished and recorded: only the status was lost
+        (255, "running", 255),  # did not finish: a failure, reported as it came
+        (255, None, 255),  # no readable file
+        (3, "complete", 3),  # any other code stands
+        (0, "complete", 0),
+    ]:
+        FakeProcess.code, recorded["status"] = code, status
+        assert go() == expected, (code, status)
