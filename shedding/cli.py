@@ -171,11 +171,18 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(a: argparse.Namespace) -> int:
+    from shedding.analysis.cascade import DeadCut
     from shedding.analysis.cli_format import analyze_text
 
+    dead = DeadCut(shed=a.dead_shed, gamma=a.dead_gamma)
     print(
         analyze_text(
-            a.runs, rule=a.threshold_rule, c=a.threshold, as_json=a.json, control=a.control
+            a.runs,
+            rule=a.threshold_rule,
+            c=a.threshold,
+            as_json=a.json,
+            control=a.control,
+            dead=dead,
         )
     )
     return 0
@@ -308,6 +315,19 @@ def build_parser() -> argparse.ArgumentParser:
                 "--control",
                 default=None,
                 help="the control run file (default: found by run id beside the run)",
+            )
+            p.add_argument(
+                "--dead-shed",
+                type=float,
+                default=0.9,
+                help="a channel is dead when at least this share of its kept weights is shed "
+                "(default 0.9)",
+            )
+            p.add_argument(
+                "--dead-gamma",
+                type=float,
+                default=1e-3,
+                help="... or when its BatchNorm |gamma| is below this (default 1e-3)",
             )
         else:
             _add_by(p)

@@ -28,6 +28,8 @@ class DataConfig:
     """Which data set and how it is batched.
 
     ``subset_train``/``subset_test`` cap the number of examples (tests, quick looks).
+    ``num_train``/``num_test`` ask a generated data set (MNIST-1D) for that many examples
+    (None: the published 4000 / 1000); other data sets refuse them.
     """
 
     name: str = "mnist1d"
@@ -37,6 +39,8 @@ class DataConfig:
     num_workers: int = 0
     subset_train: int | None = None
     subset_test: int | None = None
+    num_train: int | None = None
+    num_test: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ class PruneConfig:
     that remain, Renda's 20%, until the target). ``sparsity = 0`` makes an unpruned
     *control* run: identical retraining, no weight removed; its ``rounds`` (default 1)
     repeat that retraining as often as the iterative run it controls prunes.
+    ``harvest`` makes every round also prune the kept weights already shed (below the
+    default threshold), so that shedding becomes sparsity; an iterative run then stops as
+    soon as it reaches ``sparsity``, possibly in fewer rounds.
     """
 
     method: str = "gmp"
@@ -94,6 +101,7 @@ class PruneConfig:
     m: int = 4
     budget_epochs: int | None = None
     rounds: int | None = None
+    harvest: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,17 @@ class RetrainConfig:
     ``epochs`` None means the dense length T. ``rewind_epoch`` (WR) None means T - R;
     ``rewind_fraction`` (0..1 of T) overrides it when set. ``ft_lr`` None uses the final LR
     of the dense schedule. ``warmup_fraction`` is the LLR/ALLR/SLR/CLR warm-up share.
+
+    The optimizer of retraining: ``optimizer``, ``lr``, ``weight_decay``, ``momentum``,
+    ``nesterov``, ``decay_bn_bias`` and ``betas`` each default to None, meaning "as in
+    ``train``". ``lr`` is the peak of the reference schedule retraining follows: the
+    protocols keep their LR *shape* (FT constant, LRR/WR replay, LLR linear, CLR cosine, ...)
+    on the dense schedule rescaled to peak ``lr``, and it is η_max unless ``max_lr`` is set.
+    ``data_order`` > 0 shuffles the retraining batches differently with everything else
+    equal (two controls that differ only there measure control-to-control noise).
+    ``allr_norm`` chooses the parameters ALLR's norm ratio d is taken over: "prunable" (the
+    prunable weights, where d = sqrt(s) after random pruning) or "all" (every weight and
+    bias, BatchNorm included).
     """
 
     protocol: str = "lrr"
@@ -112,6 +131,15 @@ class RetrainConfig:
     ft_lr: float | None = None
     warmup_fraction: float = 0.1
     max_lr: float | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
+    decay_bn_bias: bool | None = None
+    betas: tuple[float, float] | None = None
+    data_order: int = 0
+    allr_norm: str = "prunable"
 
 
 @dataclass(frozen=True)

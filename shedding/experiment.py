@@ -27,18 +27,19 @@ from shedding.dense import ensure_dense
 from shedding.errors import CheckpointError, ConfigError
 from shedding.models import build_model
 from shedding.paths import data_root as resolve_data_root
-from shedding.prune_round import prune_round
+from shedding.prune_round import prune_round, reduced_round
 from shedding.pruning import round_amounts, split_budget, validate_prune_config
 from shedding.pruning.masks import MaskSet
 from shedding.pruning.prunable import bn_after, prunable_layers
+from shedding.pruning.rounds import reached
 from shedding.recording import Recorder, layer_specs, replay_dense
-from shedding.retrain import match_width, plan_retraining, validate_retrain_config
+from shedding.retrain import PROTOCOLS, match_width, plan_retraining, validate_retrain_config
+from shedding.retrain.optimizer import build_retrain_optimizer
 from shedding.setup import make_batches, resolve_device, sigterm_as_interrupt, wrap_ddp
 from shedding.train import checkpoint as ckpt
 from shedding.train.callbacks import Callback, CallbackList, TrainContext
 from shedding.train.distributed import cleanup, init_from_env
 from shedding.train.loop import train_phase
-from shedding.train.optim import build_optimizer
 from shedding.train.progress import ProgressBar
 
 
@@ -75,7 +76,7 @@ def validate(cfg: ExperimentConfig) -> None:
     if cfg.record.per_epoch < 1:
         raise ConfigError(f"record.per_epoch={cfg.record.per_epoch} must be >= 1")
     amounts = round_amounts(cfg.prune)
-    if cfg.retrain.protocol in runs.NO_CONTROL_PROTOCOLS and len(amounts) > 1:
+    if PROTOCOLS.get(cfg.retrain.protocol).oneshot_only and len(amounts) > 1:
         raise ConfigError(
             f"retrain.protocol={cfg.retrain.protocol!r} trains the one-shot pruned size from "
             "scratch; set prune.mode='oneshot'"
@@ -161,9 +162,9 @@ def run_experiment(
     )
     dense_acc = float(dense.metrics[-1]["test_acc"]) if dense.metrics else float("nan")
     amounts = round_amounts(cfg.prune)
-    protocol = cfg.retrain.protocol
+    reshapes = PROTOCOLS.get(cfg.retrain.protocol).changes_architecture
     masks: MaskSet | None = None
-    if protocol == "reduced":
+    if reshapes:
         # Crowley: a dense net whose width gives the pruned net's prunable parameter count.
         total = sum(m.weight.numel() for m in prunable_layers(model, cfg.prune).values())
         target = round(total * (1 - cfg.prune.sparsity))
@@ -180,7 +181,7 @@ def run_experiment(
     probe = torch.zeros(2, *bundle.input_shape, device=next(model.parameters()).device)
     bn_names = bn_after(model, list(layers), example_input=probe)
     bn_modules = dict(model.named_modules())
-    if protocol != "reduced":
+    if not reshapes:
         masks = MaskSet(model, list(layers))
 
     writer = None
@@ -211,12 +212,14 @@ def run_experiment(
     status = "crashed"
     test_acc = dense_acc
     try:
-        if state is None and writer is not None and protocol != "reduced":
+        if state is None and writer is not None and not reshapes:
             replay_dense(recorder, model, dense, cfg)
-        offset = float(cfg.train.epochs) if protocol != "reduced" else 0.0
+        offset = float(cfg.train.epochs) if not reshapes else 0.0
+        # (s, d) of every round so far: what ALLR's plan needs, kept for exact resume; and
+        # the shedding reference each round set (what the next round's harvest uses).
+        plan_inputs: list[tuple[float, float]] = list(state["plan_inputs"]) if state else []
+        references: list[dict[str, float]] = list(state.get("references", [])) if state else []
         for k, amount in enumerate(amounts, start=1):
-            # (s, d) of every round so far: what ALLR's plan needs, kept for exact resume.
-            plan_inputs: list[tuple[float, float]] = list(state["plan_inputs"]) if state else []
             if state is not None and state["round"] > k:
                 s_k, d_k = plan_inputs[k - 1]
                 plan = plan_retraining(
@@ -234,7 +237,7 @@ def run_experiment(
                 model.load_state_dict(state["model"])
                 if masks is not None:
                     masks.load_state_dict(state["masks"])
-                optimizer = build_optimizer(model, cfg.train, lr=plan.start_lr)
+                optimizer = build_retrain_optimizer(model, cfg, lr=plan.start_lr)
                 optimizer.load_state_dict(state["optimizer"])
                 ctx = TrainContext(
                     model,
@@ -250,26 +253,41 @@ def run_experiment(
                 start_epoch = state["epoch"]
                 state = None
             else:
-                plan, optimizer, s_k, d_k = prune_round(
-                    cfg,
-                    k,
-                    amount,
-                    model=model,
-                    masks=masks,
-                    dense=dense,
-                    info=info,
-                    writer=writer,
-                    steps_per_epoch=steps_per_epoch,
-                    offset=offset,
-                    new_model=new_model,
-                )
-                plan_inputs.append((s_k, d_k))
+                if masks is None:
+                    start = reduced_round(
+                        cfg,
+                        k,
+                        amount,
+                        model=model,
+                        writer=writer,
+                        steps_per_epoch=steps_per_epoch,
+                        offset=offset,
+                    )
+                else:
+                    start = prune_round(
+                        cfg,
+                        k,
+                        amount,
+                        model=model,
+                        masks=masks,
+                        dense=dense,
+                        info=info,
+                        writer=writer,
+                        steps_per_epoch=steps_per_epoch,
+                        offset=offset,
+                        new_model=new_model,
+                        reference=references[-1] if references else None,
+                    )
+                plan, optimizer = start.plan, start.optimizer
+                plan_inputs.append((start.amount, start.norm_ratio))
+                references.append(start.reference)
                 ctx = TrainContext(
                     model, optimizer, "retrain", k, plan.epochs, steps_per_epoch, lr=plan.lr(0)
                 )
                 start_epoch = 0
             recorder.epoch_offset = offset
-            saver = ckpt.EpochCheckpoint(ck_path, masks, writer, {"plan_inputs": plan_inputs})
+            extra = {"plan_inputs": plan_inputs, "references": references}
+            saver = ckpt.EpochCheckpoint(ck_path, masks, writer, extra)
             if not resuming:
                 if cfg.record.at_prune and writer is not None:
                     recorder.snapshot(ctx, epoch=0.0)
@@ -286,13 +304,15 @@ def run_experiment(
                 lr_fn=plan.lr,
                 callback=CallbackList(cbs),
                 device=device,
-                data_key=k,
+                data_key=k + 1000 * cfg.retrain.data_order,
                 masks=masks,
                 start_epoch=start_epoch,
                 dist_info=info,
             )
             test_acc = ctx.metrics.get("test_acc", test_acc)
             offset += plan.epochs
+            if cfg.prune.harvest and masks is not None and reached(masks, cfg.prune.sparsity):
+                break  # harvesting reached the target early: the remaining rounds are not needed
         if info.is_main:
             # Final weights beside the run file: for evaluation, and to check resume exactness.
             ckpt.save_atomic(

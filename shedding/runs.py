@@ -22,10 +22,6 @@ from typing import Any
 
 from shedding.config import ExperimentConfig, PruneConfig, config_hash
 
-#: Protocols whose retraining has no unpruned counterpart (they change the architecture
-#: or the initialisation), so they get no control run.
-NO_CONTROL_PROTOCOLS = frozenset({"scratch", "reduced"})
-
 
 def run_id(cfg: ExperimentConfig) -> str:
     """``<name>-<12 hex>``: stable for a config, different for any non-default change."""
@@ -46,9 +42,11 @@ def control_config(cfg: ExperimentConfig) -> ExperimentConfig | None:
     per retraining config and seed. Returns None for controls themselves and for
     protocols with no unpruned counterpart.
     """
-    if is_control(cfg) or cfg.retrain.protocol in NO_CONTROL_PROTOCOLS:
-        return None
     from shedding.pruning.rounds import round_amounts  # torch: only when asked
+    from shedding.retrain import PROTOCOLS
+
+    if is_control(cfg) or not PROTOCOLS.get(cfg.retrain.protocol).has_control:
+        return None
 
     n_rounds = len(round_amounts(cfg.prune))
     prune = dataclasses.replace(

@@ -1,6 +1,6 @@
 """Measure cascade weight shedding in run files (numpy, scipy, h5py, plotly; never torch).
 
-Definitions are those of SCIENCE.md §3; the threshold rule and value are parameters
+Definitions are those of ``docs/definitions.md``; the threshold rule and value are parameters
 everywhere (default: ``layer_relative``, c = 0.01, see :mod:`.thresholds`). Results are
 small frozen dataclasses and numpy arrays with ``to_table()`` / ``to_dict()``.
 
@@ -13,10 +13,12 @@ Example (``run`` is an open :class:`tracking.reader.Run`, ``control`` its contro
 
 from shedding.analysis.cascade import (
     ChannelShedding,
+    DeadCut,
     LayerRound,
     RoundSummary,
     cascade_summary,
     channel_shedding,
+    dead_causes,
     dead_channels,
 )
 from shedding.analysis.cli_format import analyze_text, compare_text
@@ -39,6 +41,7 @@ from shedding.analysis.controls import (
     excess_summary,
 )
 from shedding.analysis.drift import MaskDrift, mask_drift
+from shedding.analysis.mechanism import Mechanism, mechanism
 from shedding.analysis.overlap import (
     GmpOverlap,
     OverlapMatrix,
@@ -66,6 +69,7 @@ __all__ = [
     "Attribution",
     "ChannelShedding",
     "Comparison",
+    "DeadCut",
     "ExcessCurve",
     "ExcessRound",
     "GmpOverlap",
@@ -73,6 +77,7 @@ __all__ = [
     "LayerRound",
     "MaskDrift",
     "MeanCI",
+    "Mechanism",
     "OverlapMatrix",
     "RoundSummary",
     "RunSet",
@@ -87,6 +92,7 @@ __all__ = [
     "compare",
     "compare_summaries",
     "compare_text",
+    "dead_causes",
     "dead_channels",
     "excess_curve",
     "excess_summary",
@@ -99,6 +105,7 @@ __all__ = [
     "load_runs",
     "mask_drift",
     "mean_ci",
+    "mechanism",
     "overlap_matrix",
     "run_overlap",
     "shed_curve",

@@ -11,18 +11,26 @@ prune, the last is the end of the round's retraining), on the round's fixed kept
   later one (streamed);
 - dead channels: output channels with kept weights of which >= 90% are shed, or whose
   BatchNorm ``|γ| < 1e-3`` (Mehta et al.); channels with no kept weight are pruned,
-  not dead.
+  not dead. Both cut-offs are parameters (``dead_shed``, ``dead_gamma``), and the round
+  summary splits the dead channels by cause: γ collapse, weights shed (a channel can be
+  both);
+- mechanism: the kept-weight L2 norm ‖m⊙w‖ at the prune and at the end, and the peak
+  over the round of the effective step η / ‖w‖² of the layers followed by BatchNorm
+  (scale-invariant: only the direction of w matters), averaged over those layers (see
+  :mod:`.mechanism`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shedding.analysis import _cache, _stream
 from shedding.analysis._align import RoundSpan, round_spans
+from shedding.analysis.mechanism import mechanism
 from shedding.analysis.shed import _jsonable, shed_curve
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, threshold_codes
 from shedding.errors import DataError
@@ -32,6 +40,18 @@ if TYPE_CHECKING:
 
 DEAD_SHED_FRACTION = 0.9
 DEAD_GAMMA = 1e-3
+
+
+@dataclass(frozen=True)
+class DeadCut:
+    """When a channel counts as dead: at least ``shed`` of its kept weights are shed, or
+    its BatchNorm ``|γ| < gamma``."""
+
+    shed: float = DEAD_SHED_FRACTION
+    gamma: float = DEAD_GAMMA
+
+
+DEFAULT_DEAD = DeadCut()
 
 
 @dataclass(frozen=True)
@@ -78,13 +98,61 @@ class RoundSummary:
     n_channels: int
     test_acc: float
     layers: tuple[LayerRound, ...]
+    dead_by_gamma_end: int = 0
+    dead_by_shed_end: int = 0
+    kept_norm_prune: float = float("nan")
+    kept_norm_end: float = float("nan")
+    effective_step_peak: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None); ``layers`` as a list of dicts."""
         return {k: _jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
 
 
-def dead_channels(kept: np.ndarray, shed: np.ndarray, gamma: np.ndarray | None) -> np.ndarray:
+def dead_causes(
+    kept: np.ndarray,
+    shed: np.ndarray,
+    gamma: np.ndarray | None,
+    *,
+    dead_shed: float = DEAD_SHED_FRACTION,
+    dead_gamma: float = DEAD_GAMMA,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel (C,) bool, among channels with kept weights: (γ collapsed, weights shed).
+
+    γ collapsed: BatchNorm ``|γ| < dead_gamma`` (all False without a BatchNorm); weights
+    shed: at least ``dead_shed`` of the channel's kept weights are shed (exact rational
+    comparison, so 0.9 means 9 of 10 and not 8.999...).
+
+    Example:
+        >>> kept, shed, gamma = np.array([10, 10, 4]), np.array([9, 1, 0]), np.array([1, 1e-4, 1])
+        >>> g, w = dead_causes(kept, shed, gamma)
+        >>> g.tolist(), w.tolist()
+        ([False, True, False], [True, False, False])
+    """
+    kept, shed = np.asarray(kept, np.int64), np.asarray(shed, np.int64)
+    if not 0 < dead_shed <= 1 or not dead_gamma >= 0:
+        raise DataError(
+            f"dead-channel cut-offs dead_shed={dead_shed} (in (0, 1]) and "
+            f"dead_gamma={dead_gamma} (>= 0) are out of range"
+        )
+    frac = Fraction(dead_shed).limit_denominator(10**6)
+    alive = kept > 0
+    by_shed = (frac.denominator * shed >= frac.numerator * kept) & alive
+    by_gamma = np.zeros_like(alive)
+    if gamma is not None:
+        with np.errstate(invalid="ignore"):  # NaN gamma: not collapsed
+            by_gamma = (np.abs(np.asarray(gamma, np.float64)) < dead_gamma) & alive
+    return by_gamma, by_shed
+
+
+def dead_channels(
+    kept: np.ndarray,
+    shed: np.ndarray,
+    gamma: np.ndarray | None,
+    *,
+    dead_shed: float = DEAD_SHED_FRACTION,
+    dead_gamma: float = DEAD_GAMMA,
+) -> np.ndarray:
     """Dead-channel flags (C,) bool: kept > 0 and (shed >= 90% of kept or |γ| < 1e-3).
 
     Example:
@@ -93,16 +161,17 @@ def dead_channels(kept: np.ndarray, shed: np.ndarray, gamma: np.ndarray | None) 
         >>> dead_channels(np.array([4, 4]), np.array([0, 0]), np.array([1e-4, 1.0])).tolist()
         [True, False]
     """
-    kept, shed = np.asarray(kept, np.int64), np.asarray(shed, np.int64)
-    dead = 10 * shed >= 9 * kept  # >= 90% in exact integer arithmetic
-    if gamma is not None:
-        with np.errstate(invalid="ignore"):
-            dead |= np.abs(np.asarray(gamma, np.float64)) < DEAD_GAMMA  # NaN gamma: not dead
-    return dead & (kept > 0)
+    by_gamma, by_shed = dead_causes(kept, shed, gamma, dead_shed=dead_shed, dead_gamma=dead_gamma)
+    return by_gamma | by_shed
 
 
 def cascade_summary(
-    run: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C, revivals: bool = True
+    run: Run,
+    *,
+    rule: str = DEFAULT_RULE,
+    c: float = DEFAULT_C,
+    revivals: bool = True,
+    dead: DeadCut = DEFAULT_DEAD,
 ) -> list[RoundSummary]:
     """Summarise every prune round of ``run`` at threshold ``rule`` / ``c``.
 
@@ -111,6 +180,7 @@ def cascade_summary(
         rule, c: threshold rule and multiplier (as :func:`shed_curve`).
         revivals: count distinct revived weights (streams the rounds' magnitudes);
             False leaves ``revived`` None and streams only what counts need.
+        dead: the dead-channel cut-offs (see :func:`dead_causes`).
 
     Returns:
         One :class:`RoundSummary` per round present in the index, in order.
@@ -128,24 +198,15 @@ def cascade_summary(
     if not spans:
         return []
     chans, revived = _channels_and_revivals(run, curve, spans, revivals=revivals)
-    gammas = {i.name: _cache.stats(run, i.name).bn_gamma for i in run.layers}
     events = {int(e.get("round", -1)): e for e in run.events}
     acc = _round_accuracy(run.metrics)
     index = _cache.index(run)
+    mech = mechanism(run)
+    cuts = {"dead_shed": dead.shed, "dead_gamma": dead.gamma}
     out = []
     for span in spans:
         ev = events.get(span.round, {})
-        layers = []
-        dead0 = dead1 = n_ch = 0
-        for li, info in enumerate(run.layers):
-            g = gammas[info.name]
-            k0, s0 = chans[(span.first, li)]
-            k1, s1 = chans[(span.last, li)]
-            d0 = dead_channels(k0, s0, None if g is None else g[span.first])
-            d1 = dead_channels(k1, s1, None if g is None else g[span.last])
-            dead0, dead1, n_ch = dead0 + int(d0.sum()), dead1 + int(d1.sum()), n_ch + len(k1)
-            before = _kept_before(curve.kept[:, li], span, info.n_weights, ev, info.name)
-            layers.append(_layer_round(info.name, curve, li, span, before, int(d1.sum()), len(k1)))
+        layers, dead = _round_layers(run, curve, chans, span, ev, cuts)
         pruned = sum(lr.pruned for lr in layers)
         kept = int(curve.kept[span.last].sum())
         sh0, sh1 = int(curve.shed[span.first].sum()), int(curve.shed[span.last].sum())
@@ -173,14 +234,45 @@ def cascade_summary(
                 shed_fraction_end=sh1 / kept if kept else float("nan"),
                 sparsity=(n - kept) / n,
                 effective_sparsity=(n - kept + sh1) / n,
-                dead_channels_at_prune=dead0,
-                dead_channels_end=dead1,
-                n_channels=n_ch,
+                dead_channels_at_prune=dead["at_prune"],
+                dead_channels_end=dead["end"],
+                n_channels=dead["n_channels"],
                 test_acc=acc.get(span.round, float("nan")),
                 layers=tuple(layers),
+                dead_by_gamma_end=dead["gamma_end"],
+                dead_by_shed_end=dead["shed_end"],
+                kept_norm_prune=mech.total_norm(span.first),
+                kept_norm_end=mech.total_norm(span.last),
+                effective_step_peak=max(
+                    (mech.mean_effective_step(t) for t in span.snapshots), default=float("nan")
+                ),
             )
         )
     return out
+
+
+def _round_layers(
+    run: Run, curve: Any, chans: dict, span: RoundSpan, ev: dict, cuts: dict[str, float]
+) -> tuple[list[LayerRound], dict[str, int]]:
+    """Each layer's share of one round, and the round's dead-channel counts by cause."""
+    layers = []
+    dead = dict.fromkeys(("at_prune", "end", "gamma_end", "shed_end", "n_channels"), 0)
+    for li, info in enumerate(run.layers):
+        g = _cache.stats(run, info.name).bn_gamma
+        k0, s0 = chans[(span.first, li)]
+        k1, s1 = chans[(span.last, li)]
+        g0, g1 = (None, None) if g is None else (g[span.first], g[span.last])
+        d0 = dead_channels(k0, s0, g0, **cuts)
+        by_gamma, by_shed = dead_causes(k1, s1, g1, **cuts)
+        d1 = by_gamma | by_shed
+        dead["at_prune"] += int(d0.sum())
+        dead["end"] += int(d1.sum())
+        dead["gamma_end"] += int(by_gamma.sum())
+        dead["shed_end"] += int(by_shed.sum())
+        dead["n_channels"] += len(k1)
+        before = _kept_before(curve.kept[:, li], span, info.n_weights, ev, info.name)
+        layers.append(_layer_round(info.name, curve, li, span, before, int(d1.sum()), len(k1)))
+    return layers, dead
 
 
 def _layer_round(

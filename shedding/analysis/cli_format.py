@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shedding.analysis._table import ci, format_table, num, text
+from shedding.analysis.cascade import DEFAULT_DEAD, DeadCut
 from shedding.analysis.compare import RunSummary, compare, summarize_runs
 from shedding.analysis.controls import attribution
 from shedding.analysis.runs import PathsOrDir
@@ -32,7 +33,9 @@ ROUND_COLUMNS = [
     ("revived", "revived", num("{:d}")),
     ("effective_sparsity", "eff.sparsity", num("{:.4f}")),
     ("control_shed_fraction_end", "ctrl shed", num("{:.4f}")),
-    ("dead", "dead ch", text),
+    ("dead", "dead ch (γ/shed)", text),
+    ("norm_ratio", "‖w‖ end/prune", num("{:.3f}")),
+    ("effective_step_peak", "max η/‖w‖²", num("{:.3g}")),
     ("excess_dead_channels", "excess dead", num("{:.0f}")),
     ("test_acc", "test acc", num("{:.4f}")),
 ]
@@ -69,7 +72,11 @@ def _round_rows(s: RunSummary) -> list[dict[str, Any]]:
         rows.append(
             {
                 **r.to_dict(),
-                "dead": f"{r.dead_channels_end}/{r.n_channels}",
+                "dead": (
+                    f"{r.dead_channels_end}/{r.n_channels} "
+                    f"({r.dead_by_gamma_end}/{r.dead_by_shed_end})"
+                ),
+                "norm_ratio": _ratio(r.kept_norm_end, r.kept_norm_prune),
                 "control_ratio": x.control_ratio if x else None,
                 "excess_cascade_ratio": x.excess_cascade_ratio if x else None,
                 "control_shed_fraction_end": x.control_shed_fraction_end if x else None,
@@ -77,6 +84,10 @@ def _round_rows(s: RunSummary) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b and b == b and a == a else None
 
 
 def _verdict(s: RunSummary) -> str:
@@ -104,6 +115,7 @@ def analyze_text(
     c: float = DEFAULT_C,
     as_json: bool = False,
     control: str | os.PathLike[str] | None = None,
+    dead: DeadCut = DEFAULT_DEAD,
 ) -> str:
     """The cascade summary of every run (one table of rounds per run), or JSON.
 
@@ -113,6 +125,7 @@ def analyze_text(
         as_json: return JSON (same fields) instead of tables.
         control: a control run file to use for every pruned run (default: each run's own
             ``control`` attribute, looked up among ``paths`` and in the run's directory).
+        dead: the dead-channel cut-offs.
 
     Example:
         >>> out = analyze_text([run.path])
@@ -121,7 +134,9 @@ def analyze_text(
     """
     get_rule(rule)
     check_c(c)
-    summaries, bad = summarize_runs(paths, rule=rule, c=c, revivals=True, control=control)
+    summaries, bad = summarize_runs(
+        paths, rule=rule, c=c, revivals=True, control=control, dead=dead
+    )
     if as_json:
         runs = []
         for s in summaries:
@@ -129,7 +144,13 @@ def analyze_text(
             d["control_note"] = _control_line(s)
             d["verdict"] = _verdict(s)
             runs.append(d)
-        doc = {"rule": rule, "c": c, "runs": runs, "bad_files": _bad_json(bad)}
+        doc = {
+            "rule": rule,
+            "c": c,
+            "dead_cut": {"shed": dead.shed, "gamma": dead.gamma},
+            "runs": runs,
+            "bad_files": _bad_json(bad),
+        }
         return json.dumps(_finite(doc), indent=2, allow_nan=False)
     blocks = []
     for s in summaries:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shedding.analysis import _cache
-from shedding.analysis.cascade import cascade_summary, dead_channels
+from shedding.analysis.cascade import DEFAULT_DEAD, DeadCut, cascade_summary, dead_channels
 from shedding.analysis.shed import ShedCurve, _jsonable, shed_curve
 from shedding.analysis.stats import MeanCI, mean_ci
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
@@ -179,7 +179,12 @@ def _ratio(num: float, den: int) -> float:
 
 
 def excess_summary(
-    run: Run, control: Run, *, rule: str = DEFAULT_RULE, c: float = DEFAULT_C
+    run: Run,
+    control: Run,
+    *,
+    rule: str = DEFAULT_RULE,
+    c: float = DEFAULT_C,
+    dead: DeadCut = DEFAULT_DEAD,
 ) -> list[ExcessRound]:
     """Excess cascade ratio, shed fraction and dead channels per prune round.
 
@@ -190,7 +195,8 @@ def excess_summary(
         True
     """
     check_pair(run, control)
-    raw = cascade_summary(run, rule=rule, c=c, revivals=False)
+    raw = cascade_summary(run, rule=rule, c=c, revivals=False, dead=dead)
+    cuts = {"dead_shed": dead.shed, "dead_gamma": dead.gamma}
     pc = shed_curve(run, rule=rule, c=c, per="channel")
     cc = shed_curve(control, rule=rule, c=c, per="channel", kept_from=run)
     pl, cl = pc.aggregate("layer"), cc.aggregate("layer")
@@ -205,10 +211,12 @@ def excess_summary(
         for li, lr in enumerate(r.layers):
             ch = np.flatnonzero(np.asarray(pc.layer) == lr.layer)
             gp, gc = gam_p[lr.layer], gam_c.get(lr.layer)
-            d_p = int(dead_channels(pc.kept[s1, ch], pc.shed[s1, ch], _row(gp, s1)).sum())
+            d_p = int(dead_channels(pc.kept[s1, ch], pc.shed[s1, ch], _row(gp, s1), **cuts).sum())
             d_c = NAN
             if src1 >= 0:
-                d_c = float(dead_channels(cc.kept[s1, ch], cc.shed[s1, ch], _row(gc, src1)).sum())
+                d_c = float(
+                    dead_channels(cc.kept[s1, ch], cc.shed[s1, ch], _row(gc, src1), **cuts).sum()
+                )
             c0 = float(cl.shed[s0, li]) if aligned0 else float(pl.shed[s0, li])
             c1 = float(cl.shed[s1, li]) if cl.defined[s1, li] else NAN
             layers.append(

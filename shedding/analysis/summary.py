@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shedding.analysis.cascade import RoundSummary, cascade_summary
+from shedding.analysis.cascade import DEFAULT_DEAD, DeadCut, RoundSummary, cascade_summary
 from shedding.analysis.controls import ExcessRound, excess_summary
 from shedding.analysis.runs import (
     BAD_FILE_ERRORS,
@@ -87,6 +87,8 @@ class RunSummary:
     excess_dead_channels: float
     rounds: tuple[RoundSummary, ...] = field(default=())
     excess: tuple[ExcessRound, ...] = field(default=())
+    dead_by_gamma: int = 0
+    dead_by_shed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, rounds and excess rounds included."""
@@ -103,6 +105,7 @@ def summarize_run(
     c: float = DEFAULT_C,
     control: Run | None = None,
     revivals: bool = False,
+    dead: DeadCut = DEFAULT_DEAD,
 ) -> RunSummary:
     """Summarise one run (and its excess over ``control`` when given).
 
@@ -118,8 +121,8 @@ def summarize_run(
             f"{run.path} has no committed snapshots yet (status {run.status}); nothing to "
             "analyse until the writer records one"
         )
-    rounds = cascade_summary(run, rule=rule, c=c, revivals=revivals)
-    excess = excess_summary(run, control, rule=rule, c=c) if control is not None else []
+    rounds = cascade_summary(run, rule=rule, c=c, revivals=revivals, dead=dead)
+    excess = excess_summary(run, control, rule=rule, c=c, dead=dead) if control is not None else []
     pruned = sum(r.pruned for r in rounds)
     delta = sum(r.shed_end - r.shed_at_prune for r in rounds)
     c_delta = sum(x.control_shed_end - x.control_shed_at_prune for x in excess)
@@ -154,6 +157,8 @@ def summarize_run(
         excess_dead_channels=xl.excess_dead_channels if xl else NAN,
         rounds=tuple(rounds),
         excess=tuple(excess),
+        dead_by_gamma=last.dead_by_gamma_end if last else 0,
+        dead_by_shed=last.dead_by_shed_end if last else 0,
     )
 
 
@@ -164,6 +169,7 @@ def summarize_runs(
     c: float = DEFAULT_C,
     revivals: bool = False,
     control: str | os.PathLike[str] | None = None,
+    dead: DeadCut = DEFAULT_DEAD,
 ) -> tuple[list[RunSummary], list[tuple[str, str]]]:
     """Summaries of every readable run and the bad files as ``(path, reason)``.
 
@@ -178,10 +184,10 @@ def summarize_runs(
     """
     with load_runs(paths_or_dir) as rs:
         if control is None:
-            return summarize_loaded(rs, rule=rule, c=c, revivals=revivals)
+            return summarize_loaded(rs, rule=rule, c=c, revivals=revivals, dead=dead)
         with open_run(control) as ctl:
             rs.runs = [r for r in rs.runs if Path(r.path).resolve() != Path(ctl.path).resolve()]
-            return summarize_loaded(rs, rule=rule, c=c, revivals=revivals, control=ctl)
+            return summarize_loaded(rs, rule=rule, c=c, revivals=revivals, control=ctl, dead=dead)
 
 
 def summarize_loaded(
@@ -191,6 +197,7 @@ def summarize_loaded(
     c: float = DEFAULT_C,
     revivals: bool = False,
     control: Run | None = None,
+    dead: DeadCut = DEFAULT_DEAD,
 ) -> tuple[list[RunSummary], list[tuple[str, str]]]:
     """:func:`summarize_runs` on runs already open; runs that fail join the bad files.
 
@@ -210,7 +217,9 @@ def summarize_loaded(
             else:
                 ctl, was_opened = find_control(run, among=rs.runs)
                 opened = ctl if was_opened else None
-            out.append(summarize_run(run, rule=rule, c=c, control=ctl, revivals=revivals))
+            out.append(
+                summarize_run(run, rule=rule, c=c, control=ctl, revivals=revivals, dead=dead)
+            )
         except BAD_FILE_ERRORS as e:
             bad.append((str(run.path), describe_error(e)))
         finally:

@@ -154,6 +154,12 @@ def load_dataset(cfg: DataConfig, *, root: Path, seed: int = 0) -> DatasetBundle
     """
     loader = DATASETS.get(cfg.name)
     bundle = loader(cfg, root=Path(root), seed=seed)
+    sized = cfg.num_train is not None or cfg.num_test is not None
+    if sized and not bundle.meta.get("generated_sizes"):
+        raise ConfigError(
+            f"data.num_train / data.num_test ask a generator for a size, and {cfg.name!r} is "
+            "a fixed data set; use data.subset_train / data.subset_test to take fewer examples"
+        )
     bundle.meta.setdefault("n_train", len(bundle.train))
     bundle.meta.setdefault("n_test", len(bundle.test))
     return apply_subsets(bundle, cfg, seed=seed)

@@ -128,15 +128,44 @@ def load_arrays(root: Path, args: dict[str, Any] | None = None) -> tuple[dict, P
     return arrays, path, False
 
 
+def generation_args(cfg: DataConfig) -> dict[str, Any]:
+    """The generator's arguments for ``data.num_train`` / ``data.num_test``.
+
+    Unset sizes keep the published split (4000 / 1000). Other sizes generate
+    ``num_train + num_test`` sequences, rounded up to a whole number per class (the
+    generator makes as many of each of the 10 digits), and split them at ``num_train``;
+    :func:`load_mnist1d` drops the rounding's extra test sequences. The templates, noise
+    and seed stay those of the published set.
+
+    Raises:
+        DataError: A size below 1.
+    """
+    args = default_args()
+    if cfg.num_train is None and cfg.num_test is None:
+        return args
+    n_train = cfg.num_train if cfg.num_train is not None else 4000
+    n_test = cfg.num_test if cfg.num_test is not None else 1000
+    for key, n in (("num_train", n_train), ("num_test", n_test)):
+        if n < 1:
+            raise DataError(f"data.{key}={n} must be >= 1 (or unset for the published split)")
+    total = -(-(n_train + n_test) // 10) * 10
+    args["num_samples"] = total
+    # The generator splits at int(total * train_split): half a sequence of margin makes
+    # that exactly n_train whatever the float rounding.
+    args["train_split"] = (n_train + 0.5) / total
+    return args
+
+
 @DATASETS.register("mnist1d")
 def load_mnist1d(cfg: DataConfig, *, root: Path, seed: int = 0) -> DatasetBundle:
     """MNIST-1D: input (1, 40), 10 classes, no augmentation (none is published)."""
-    arrays, path, hit = load_arrays(root)
+    arrays, path, hit = load_arrays(root, generation_args(cfg))
+    n_test = len(arrays["y_test"]) if cfg.num_test is None else cfg.num_test
     # (N, L) -> (N, 1, L): one input channel for Conv1d models.
     xs = torch.from_numpy(arrays["x"]).unsqueeze(1).contiguous()
-    xt = torch.from_numpy(arrays["x_test"]).unsqueeze(1).contiguous()
+    xt = torch.from_numpy(arrays["x_test"][:n_test]).unsqueeze(1).contiguous()
     ys = torch.from_numpy(arrays["y"])
-    yt = torch.from_numpy(arrays["y_test"])
+    yt = torch.from_numpy(arrays["y_test"][:n_test])
     return tensor_bundle(
         "mnist1d",
         train=(xs, ys),
@@ -149,5 +178,6 @@ def load_mnist1d(cfg: DataConfig, *, root: Path, seed: int = 0) -> DatasetBundle
             "cache_hit": hit,
             "normalisation": "dataset-wide mean 0, std 1 (by the generator)",
             "augment": "none",
+            "generated_sizes": True,
         },
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -81,6 +82,11 @@ def amount_to_reach(masks: Mapping[str, torch.Tensor], sparsity: float) -> float
     if kept == 0 or target_kept >= kept:
         return 0.0
     return (kept - target_kept) / kept
+
+
+def reached(masks: Any, sparsity: float) -> bool:
+    """Whether a MaskSet is at ``sparsity`` (to the weight that ``amount_to_reach`` aims at)."""
+    return masks.n_kept() <= round_half_up((1 - sparsity) * masks.n_total())
 
 
 def split_budget(cfg: ExperimentConfig) -> tuple[int, int]:

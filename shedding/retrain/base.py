@@ -1,5 +1,6 @@
 """What a retraining protocol produces (:class:`RetrainPlan`), what it is given
-(:class:`RetrainContext`), and the protocol registry."""
+(:class:`RetrainContext`), and the protocol registry, whose entries carry the protocol's
+traits (:class:`ProtocolInfo`) so that no other module keeps lists of protocol names."""
 
 from __future__ import annotations
 
@@ -54,10 +55,12 @@ class RetrainContext:
         epochs: R for the weight-keeping protocols (``retrain.epochs`` or T).
         dense_lr: The dense schedule η as a function of the dense step (with warm-up).
         core_lr: The dense schedule without its warm-up (what SLR compresses).
-        max_lr: η_max (``retrain.max_lr`` or ``train.lr``).
+        max_lr: η_max (``retrain.max_lr``, else ``retrain.lr``, else ``train.lr``).
+        ref_lr: The peak of the reference schedule (``retrain.lr`` or ``train.lr``);
+            ``dense_lr`` and ``core_lr`` are the dense schedule rescaled to it.
         warmup_steps: ``round(warmup_fraction · R · steps_per_epoch)``.
         round_fraction: s, the fraction of the remaining weights pruned this round.
-        norm_ratio: d = sqrt(|‖θ‖² − ‖m⊙θ‖²|) / ‖θ‖ over all parameters.
+        norm_ratio: d = sqrt(|‖θ‖² − ‖m⊙θ‖²|) / ‖θ‖ (over ``retrain.allr_norm``).
         rewind_epoch: WR's rewind epoch e (None for other protocols).
     """
 
@@ -68,6 +71,7 @@ class RetrainContext:
     dense_lr: Schedule
     core_lr: Schedule
     max_lr: float
+    ref_lr: float
     warmup_steps: int
     round_fraction: float
     norm_ratio: float
@@ -78,5 +82,56 @@ class RetrainContext:
         return self.dense_lr(epoch * self.steps_per_epoch)
 
 
-#: Retraining protocols: ``entry(ctx: RetrainContext) -> RetrainPlan``.
-PROTOCOLS: Registry[Callable[[RetrainContext], RetrainPlan]] = Registry("protocol")
+@dataclass(frozen=True)
+class ProtocolInfo:
+    """A retraining protocol and the facts about it that the rest of the toolkit needs.
+
+    Attributes:
+        plan: ``plan(ctx) -> RetrainPlan``; calling the info calls it.
+        init: Where retraining starts (one of :data:`INITS`).
+        has_control: Whether an unpruned control isolates pruning's effect (False for
+            protocols that change the initialisation or the architecture).
+        full_length: Trains the dense length T whatever ``retrain.epochs`` says.
+        changes_architecture: Trains another network (no mask on the dense one).
+        oneshot_only: Refuses iterative pruning.
+    """
+
+    plan: Callable[[RetrainContext], RetrainPlan]
+    init: str
+    has_control: bool = True
+    full_length: bool = False
+    changes_architecture: bool = False
+    oneshot_only: bool = False
+
+    def __call__(self, ctx: RetrainContext) -> RetrainPlan:
+        return self.plan(ctx)
+
+
+#: Retraining protocols, each a :class:`ProtocolInfo`.
+PROTOCOLS: Registry[ProtocolInfo] = Registry("protocol")
+
+
+def protocol(
+    name: str,
+    *,
+    init: str,
+    has_control: bool = True,
+    full_length: bool = False,
+    changes_architecture: bool = False,
+    oneshot_only: bool = False,
+) -> Callable[[Callable[[RetrainContext], RetrainPlan]], Callable[[RetrainContext], RetrainPlan]]:
+    """Decorator registering a plan function under ``name`` with its traits.
+
+    Example:
+        >>> @protocol("toy", init="final")
+        ... def toy(ctx): ...
+    """
+    if init not in INITS:
+        raise ValueError(f"protocol {name!r}: init {init!r} is not one of {INITS}")
+
+    def add(fn: Callable[[RetrainContext], RetrainPlan]) -> Callable[[RetrainContext], RetrainPlan]:
+        info = ProtocolInfo(fn, init, has_control, full_length, changes_architecture, oneshot_only)
+        PROTOCOLS.add(name, info)
+        return fn
+
+    return add

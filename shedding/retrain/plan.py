@@ -7,14 +7,17 @@ epoch outside the dense run or an impossible length fails before any training;
 
 from __future__ import annotations
 
+import dataclasses
+
 from shedding.config import ExperimentConfig
 from shedding.errors import ConfigError
 from shedding.retrain import protocols  # noqa: F401  (registers the protocols)
 from shedding.retrain.base import PROTOCOLS, RetrainContext, RetrainPlan
+from shedding.train.optim import OPTIMIZERS
 from shedding.train.schedules import build_schedule
 
-#: Protocols that train a fresh network for the full dense length T.
-FULL_LENGTH = ("scratch", "reduced")
+#: What ``retrain.allr_norm`` may say: the parameters ALLR's norm ratio is taken over.
+ALLR_NORMS = ("prunable", "all")
 
 
 def _rewind_given(cfg: ExperimentConfig) -> bool:
@@ -63,7 +66,7 @@ def retrain_epochs(cfg: ExperimentConfig) -> int:
     """
     t = cfg.train.epochs
     protocol = cfg.retrain.protocol.lower()
-    if protocol in FULL_LENGTH:
+    if PROTOCOLS.get(protocol).full_length:
         return t
     if cfg.retrain.epochs is not None:
         r = cfg.retrain.epochs
@@ -101,10 +104,35 @@ def validate_retrain_config(cfg: ExperimentConfig) -> None:
         )
     if not 0 <= r.warmup_fraction < 1:
         raise ConfigError(f"retrain.warmup_fraction={r.warmup_fraction} must be in [0, 1)")
-    for key in ("ft_lr", "max_lr"):
+    for key in ("ft_lr", "max_lr", "lr"):
         value = getattr(r, key)
         if value is not None and not value > 0:
             raise ConfigError(f"retrain.{key}={value} must be > 0 (or unset)")
+    _validate_optimizer_overrides(cfg)
+
+
+def _validate_optimizer_overrides(cfg: ExperimentConfig) -> None:
+    """The ``retrain.*`` optimizer overrides, named as the user wrote them."""
+    r = cfg.retrain
+    if r.optimizer is not None:
+        OPTIMIZERS.get(r.optimizer)
+    if r.weight_decay is not None and not r.weight_decay >= 0:
+        raise ConfigError(f"retrain.weight_decay={r.weight_decay} must be >= 0 (or unset)")
+    if r.momentum is not None and not 0 <= r.momentum < 1:
+        raise ConfigError(f"retrain.momentum={r.momentum} must be in [0, 1) (or unset)")
+    if r.betas is not None and (len(r.betas) != 2 or not all(0 <= b < 1 for b in r.betas)):
+        raise ConfigError(f"retrain.betas={list(r.betas)} must be two numbers in [0, 1)")
+    optimizer = (r.optimizer or cfg.train.optimizer).lower()
+    nesterov = cfg.train.nesterov if r.nesterov is None else r.nesterov
+    if nesterov and optimizer != "sgd":
+        raise ConfigError(
+            f"Nesterov momentum applies to sgd only, and retraining uses {optimizer!r}; set "
+            "retrain.nesterov=false"
+        )
+    if r.allr_norm not in ALLR_NORMS:
+        raise ConfigError(
+            f"retrain.allr_norm={r.allr_norm!r} must be one of {', '.join(ALLR_NORMS)}"
+        )
 
 
 def plan_retraining(
@@ -117,8 +145,9 @@ def plan_retraining(
         steps_per_epoch: Optimizer steps per epoch.
         round_fraction: s, the fraction of the remaining prunable weights pruned this
             round (0 in a control run).
-        norm_ratio: d = sqrt(|‖θ‖² − ‖m⊙θ‖²|) / ‖θ‖ over all parameters
-            (:func:`shedding.retrain.norm_ratio`); only ALLR uses it.
+        norm_ratio: d = sqrt(|‖θ‖² − ‖m⊙θ‖²|) / ‖θ‖ over the parameters
+            ``retrain.allr_norm`` names (:func:`shedding.retrain.norm_ratio`); only ALLR
+            uses it.
 
     Raises:
         ConfigError: As :func:`validate_retrain_config`, or bad dense schedule settings.
@@ -129,14 +158,19 @@ def plan_retraining(
     if not norm_ratio >= 0:
         raise ValueError(f"norm_ratio={norm_ratio} must be >= 0")
     epochs = retrain_epochs(cfg)
+    r = cfg.retrain
+    ref_lr = r.lr if r.lr is not None else cfg.train.lr
+    # The reference schedule: the dense one, rescaled to peak retrain.lr when that is set.
+    reference = dataclasses.replace(cfg.train, lr=ref_lr)
     ctx = RetrainContext(
         cfg=cfg,
         steps_per_epoch=steps_per_epoch,
         dense_epochs=cfg.train.epochs,
         epochs=epochs,
-        dense_lr=build_schedule(cfg.train, steps_per_epoch),
-        core_lr=build_schedule(cfg.train, steps_per_epoch, warmup=False),
-        max_lr=cfg.retrain.max_lr if cfg.retrain.max_lr is not None else cfg.train.lr,
+        dense_lr=build_schedule(reference, steps_per_epoch),
+        core_lr=build_schedule(reference, steps_per_epoch, warmup=False),
+        max_lr=r.max_lr if r.max_lr is not None else ref_lr,
+        ref_lr=ref_lr,
         warmup_steps=round(cfg.retrain.warmup_fraction * epochs * steps_per_epoch),
         round_fraction=round_fraction,
         norm_ratio=norm_ratio,

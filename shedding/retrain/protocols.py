@@ -2,12 +2,14 @@
 
 Notation: dense training runs T epochs with schedule η; R is the retraining length; a
 schedule step τ counts retraining steps from 0; W is the warm-up length
-(``warmup_fraction · R`` epochs, in steps) and η_max is ``retrain.max_lr`` or ``train.lr``.
+(``warmup_fraction · R`` epochs, in steps) and η_max is ``retrain.max_lr``, else ``retrain.lr``,
+else ``train.lr``. With ``retrain.lr`` set, η below is the dense schedule rescaled to peak
+``retrain.lr`` (same shape, other height).
 
 =========  =========  ==========================================================
 protocol   init       LR at retraining step τ
 =========  =========  ==========================================================
-ft         final      constant η(T−1) (the final dense LR) or ``retrain.ft_lr``
+ft         final      constant η at the last dense step or ``retrain.ft_lr``
 wr         rewind     η(e + τ): replays the schedule from the rewind epoch e
                       (default e = T − R, i.e. η(T − R + τ))
 lrr        final      η(T − R + τ); R = T retrains with the whole schedule
@@ -24,7 +26,7 @@ reduced    reduced    the dense schedule, T epochs (smaller dense net, no mask)
 from __future__ import annotations
 
 from shedding.retrain.adaptive import allr_start_lr
-from shedding.retrain.base import PROTOCOLS, RetrainContext, RetrainPlan
+from shedding.retrain.base import RetrainContext, RetrainPlan, protocol
 from shedding.train.schedules import Compressed, Constant, Cosine, Linear, Shifted, Warmup
 
 
@@ -32,16 +34,21 @@ def _steps(ctx: RetrainContext) -> int:
     return ctx.epochs * ctx.steps_per_epoch
 
 
-@PROTOCOLS.register("ft")
+@protocol("ft", init="final")
 def ft(ctx: RetrainContext) -> RetrainPlan:
-    """Fine-tuning: m⊙θ_T at the constant final LR η(T−1) (``retrain.ft_lr`` overrides)."""
+    """Fine-tuning: m⊙θ_T at the constant final LR (``retrain.ft_lr`` overrides).
+
+    The final LR is the one of the last dense step, the LR the dense weights were last
+    trained with: under a step schedule the same as at the start of the last epoch, under
+    a cosine schedule the small value it ends on.
+    """
     lr = ctx.cfg.retrain.ft_lr
     if lr is None:
-        lr = ctx.lr_at_epoch(ctx.dense_epochs - 1)
+        lr = ctx.dense_lr(ctx.dense_epochs * ctx.steps_per_epoch - 1)
     return RetrainPlan("ft", ctx.epochs, "final", None, Constant(lr), lr)
 
 
-@PROTOCOLS.register("wr")
+@protocol("wr", init="rewind")
 def wr(ctx: RetrainContext) -> RetrainPlan:
     """Weight rewinding: m⊙θ_e with the schedule replayed from epoch e (fresh optimizer)."""
     e = ctx.rewind_epoch
@@ -51,7 +58,7 @@ def wr(ctx: RetrainContext) -> RetrainPlan:
     return RetrainPlan("wr", ctx.epochs, "rewind", e, lr, lr(0))
 
 
-@PROTOCOLS.register("lrr")
+@protocol("lrr", init="final")
 def lrr(ctx: RetrainContext) -> RetrainPlan:
     """Learning-rate rewinding: m⊙θ_T with η(T − R + τ)."""
     lr = Shifted(ctx.dense_lr, (ctx.dense_epochs - ctx.epochs) * ctx.steps_per_epoch)
@@ -64,13 +71,13 @@ def _linear(ctx: RetrainContext, peak: float, name: str) -> RetrainPlan:
     return RetrainPlan(name, ctx.epochs, "final", None, lr, peak, w)
 
 
-@PROTOCOLS.register("llr")
+@protocol("llr", init="final")
 def llr(ctx: RetrainContext) -> RetrainPlan:
     """Linear LR retraining: warm-up to η_max, then linear decay to 0 (Zimmer et al.)."""
     return _linear(ctx, ctx.max_lr, "llr")
 
 
-@PROTOCOLS.register("allr")
+@protocol("allr", init="final")
 def allr(ctx: RetrainContext) -> RetrainPlan:
     """Adaptive LLR: LLR with the peak η₀ chosen from d and s (Zimmer et al.)."""
     peak = allr_start_lr(
@@ -83,18 +90,18 @@ def allr(ctx: RetrainContext) -> RetrainPlan:
     return _linear(ctx, peak, "allr")
 
 
-@PROTOCOLS.register("slr")
+@protocol("slr", init="final")
 def slr(ctx: RetrainContext) -> RetrainPlan:
     """Scaled LR restarting (Le & Hua): warm-up, then the dense schedule compressed."""
     w, total = ctx.warmup_steps, _steps(ctx)
-    scale = ctx.max_lr / ctx.cfg.train.lr
+    scale = ctx.max_lr / ctx.ref_lr
     compressed = Compressed(
         ctx.core_lr, w, max(total - w, 1), ctx.dense_epochs * ctx.steps_per_epoch, scale
     )
     return RetrainPlan("slr", ctx.epochs, "final", None, Warmup(compressed, w), ctx.max_lr, w)
 
 
-@PROTOCOLS.register("clr")
+@protocol("clr", init="final")
 def clr(ctx: RetrainContext) -> RetrainPlan:
     """Cyclic LR restarting (Le & Hua): one cycle, warm-up then cosine to 0."""
     w = ctx.warmup_steps
@@ -106,7 +113,7 @@ def _dense_warmup(ctx: RetrainContext) -> int:
     return round(ctx.cfg.train.warmup_epochs * ctx.steps_per_epoch)
 
 
-@PROTOCOLS.register("scratch")
+@protocol("scratch", init="reinit", has_control=False, full_length=True, oneshot_only=True)
 def scratch(ctx: RetrainContext) -> RetrainPlan:
     """The pruned architecture (mask) re-initialised and trained with the dense schedule."""
     return RetrainPlan(
@@ -115,12 +122,19 @@ def scratch(ctx: RetrainContext) -> RetrainPlan:
         "reinit",
         None,
         ctx.dense_lr,
-        ctx.cfg.train.lr,
+        ctx.ref_lr,
         _dense_warmup(ctx),
     )
 
 
-@PROTOCOLS.register("reduced")
+@protocol(
+    "reduced",
+    init="reduced",
+    has_control=False,
+    full_length=True,
+    changes_architecture=True,
+    oneshot_only=True,
+)
 def reduced(ctx: RetrainContext) -> RetrainPlan:
     """A dense net of matched parameter count (Crowley) trained from scratch, T epochs."""
     return RetrainPlan(
@@ -129,6 +143,6 @@ def reduced(ctx: RetrainContext) -> RetrainPlan:
         "reduced",
         None,
         ctx.dense_lr,
-        ctx.cfg.train.lr,
+        ctx.ref_lr,
         _dense_warmup(ctx),
     )
