@@ -121,7 +121,9 @@ class RetrainConfig:
     equal (two controls that differ only there measure control-to-control noise).
     ``allr_norm`` chooses the parameters ALLR's norm ratio d is taken over: "prunable" (the
     prunable weights, where d = sqrt(s) after random pruning) or "all" (every weight and
-    bias, BatchNorm included).
+    bias, BatchNorm included). ``scratch_epochs`` gives the protocols that train from
+    scratch (scratch, reduced) that many epochs, the dense schedule stretched to fit (None:
+    the dense length T); set it to T + R for an epoch budget equal to the pruned runs'.
     """
 
     protocol: str = "lrr"
@@ -140,6 +142,7 @@ class RetrainConfig:
     betas: tuple[float, float] | None = None
     data_order: int = 0
     allr_norm: str = "prunable"
+    scratch_epochs: int | None = None
 
 
 @dataclass(frozen=True)

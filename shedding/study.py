@@ -1,6 +1,7 @@
 """The MNIST-1D study: run its sweeps, then write every table of the findings from the runs.
 
-    shedding study quick                 # the README demo's study: 10 runs, ~5 min on 2 cores
+    shedding study quick                 # the README demo's study: 24 runs, ~2 min on 2 cores
+    shedding study regimes               # retraining regimes that shed, with their controls
     shedding study full                  # all 8 sweep files (384 runs), then the tables
     shedding study full --tables-only    # only the tables, from the runs already on disk
 
@@ -42,6 +43,7 @@ STUDIES: dict[str, tuple[str, ...]] = {
         "full-regimes-lr",
         "full-regimes-width",
     ),
+    "regimes": ("regimes", "regimes-ablation", "regimes-budget", "regimes-harvest"),
 }
 #: The regime of full.toml: the reference row of the regime tables.
 REGIME_KEYS = (
@@ -71,6 +73,20 @@ def study_configs(name: str) -> list[tuple[str, ExperimentConfig]]:
                 seen.add(rid)
                 out.append((part, cfg))
     return out
+
+
+def findings_writer(name: str) -> Callable[..., Path]:
+    """What writes a study's findings: the regime findings for studies whose sweep files
+    name ``[cases]`` (regimes compared side by side), else this module's tables."""
+    from shedding.sweep import read_sweep
+
+    if name not in STUDIES:
+        raise ConfigError(f"unknown study {name!r}; valid: {', '.join(STUDIES)}")
+    if any("cases" in read_sweep(part) for part in STUDIES[name]):
+        from shedding.studies.regimes import write_regime_findings
+
+        return write_regime_findings
+    return write_findings
 
 
 def part_kind(name: str, part: str) -> str:
@@ -122,7 +138,7 @@ def run_study(
             outcome = execute(planned, data_root=root, runs_dir=rdir, jobs=jobs, progress=progress)
             failed += [f"{k}: {v}" for k, v in outcome.items() if v.startswith("failed")]
     wall = time.time() - t0
-    path = write_findings(name, rdir, dest, wall_seconds=None if tables_only else wall)
+    path = findings_writer(name)(name, rdir, dest, wall_seconds=None if tables_only else wall)
     print(f"study {name}: tables -> {path}", file=sys.stderr)
     for line in failed:
         print(line, file=sys.stderr)

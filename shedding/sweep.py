@@ -9,6 +9,13 @@ A sweep file (TOML)::
     "prune.method" = ["gmp", "random"]
     "prune.sparsity" = [0.5, 0.9]
     seed = [0, 1, 2]
+    [cases.adam-l2]                       # optional: named override sets, each crossed
+    "retrain.optimizer" = "adam"          # with the grid (a regime, a recipe, ...)
+    "retrain.lr" = 1e-2
+
+With ``noise_controls = true`` every control gets a twin that differs only in the order of
+the retraining batches (``retrain.data_order = 1``): the spread between the two is the
+control-to-control noise that an excess cascade ratio is judged against.
 
 Runs sharing a dense configuration share one cached dense phase (the first run of each
 dense configuration is scheduled first). One control per distinct (retraining config,
@@ -34,7 +41,7 @@ from shedding.config import ExperimentConfig, dense_hash, dumps_toml, load_confi
 from shedding.errors import ConfigError
 from shedding.paths import data_root as resolve_data_root
 
-SWEEP_KEYS = {"base", "set", "grid", "controls"}
+SWEEP_KEYS = {"base", "set", "grid", "controls", "cases", "noise_controls"}
 
 
 @dataclass(frozen=True)
@@ -69,22 +76,40 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def expand(sweep: dict[str, Any], *, controls: bool = True) -> list[ExperimentConfig]:
-    """All configs of a sweep, controls included (deduplicated by run id, stable order)."""
+def expand_cases(
+    sweep: dict[str, Any], *, controls: bool = True
+) -> list[tuple[str, ExperimentConfig]]:
+    """``(case, config)`` of every run of a sweep, controls included (deduplicated by run
+    id, stable order). ``case`` is the name under ``[cases]``, "" without cases."""
     grid = sweep.get("grid", {})
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"grid key {key!r} must be a non-empty list, got {values!r}")
-    base = load_config(sweep.get("base"), sweep.get("set", {}))
+    cases = sweep.get("cases") or {"": {}}
+    if not isinstance(cases, dict) or not all(isinstance(v, dict) for v in cases.values()):
+        raise ConfigError('[cases] must hold tables of overrides, e.g. [cases.adam] "a.b" = 1')
+    with_controls = controls and sweep.get("controls", True)
     keys = list(grid)
-    out: dict[str, ExperimentConfig] = {}
-    for combo in itertools.product(*(grid[k] for k in keys)):
-        cfg = base.replace(**dict(zip(keys, combo, strict=True)))
-        out.setdefault(runs.run_id(cfg), cfg)
-        ctrl = runs.control_config(cfg) if (controls and sweep.get("controls", True)) else None
-        if ctrl is not None:
-            out.setdefault(runs.run_id(ctrl), ctrl)
+    out: dict[str, tuple[str, ExperimentConfig]] = {}
+    for case, overrides in cases.items():
+        base = load_config(sweep.get("base"), {**sweep.get("set", {}), **overrides})
+        for combo in itertools.product(*(grid[k] for k in keys)):
+            cfg = base.replace(**dict(zip(keys, combo, strict=True)))
+            out.setdefault(runs.run_id(cfg), (case, cfg))
+            ctrl = runs.control_config(cfg) if with_controls else None
+            if ctrl is None:
+                continue
+            twins = [ctrl]
+            if sweep.get("noise_controls", False):
+                twins.append(ctrl.replace(**{"retrain.data_order": 1}))
+            for c in twins:
+                out.setdefault(runs.run_id(c), (case, c))
     return list(out.values())
+
+
+def expand(sweep: dict[str, Any], *, controls: bool = True) -> list[ExperimentConfig]:
+    """All configs of a sweep, controls included (deduplicated by run id, stable order)."""
+    return [cfg for _, cfg in expand_cases(sweep, controls=controls)]
 
 
 def _file_status(path: Path) -> str | None:
@@ -341,9 +366,12 @@ def run_demo(
     jobs: int = 1,
     full: bool = False,
 ) -> int:
-    """The README demo: the quick MNIST-1D study (its per-run table and its findings
-    tables), then what to do next. ``full`` runs ``shedding study full`` instead."""
-    from shedding.study import STUDIES, run_study, write_findings
+    """The README demo: the quick MNIST-1D study (a regime that sheds next to a mild one,
+    every pruned run with its control), its per-run table, a table per regime with one
+    sentence each on what the control shows, then what to do next. ``full`` runs
+    ``shedding study full`` instead."""
+    from shedding.studies.regimes import demo_summary, write_regime_findings
+    from shedding.study import STUDIES, run_study
 
     root = resolve_data_root(data_root)
     rdir = Path(runs_dir) if runs_dir is not None else root / "runs"
@@ -351,13 +379,15 @@ def run_demo(
         code = run_study("full", data_root=root, runs_dir=rdir, jobs=jobs)
     else:
         code = run_sweep(STUDIES["quick"][0], data_root=root, runs_dir=rdir, jobs=jobs)
-        tables = write_findings("quick", rdir, root / "study" / "quick")
+        tables = write_regime_findings("quick", rdir, root / "study" / "quick")
+        print("\n" + demo_summary("quick", rdir))
         print(f"\nfindings tables (mean ± 95% interval over seeds): {tables}")
     print(
         "\nnext:\n"
         f"  shedding analyze {rdir}/<run>.h5      cascade summary of one run, with its control\n"
-        f"  shedding compare {rdir} --by prune.method,retrain.protocol\n"
+        f"  shedding compare {rdir} --by retrain.optimizer,prune.method\n"
         f"  shedding report {rdir} -o report.html\n"
-        f"  shedding dashboard {rdir}             then open http://127.0.0.1:8050"
+        f"  shedding dashboard {rdir}             then open http://127.0.0.1:8050\n"
+        "  shedding study regimes --jobs 2     the regime study behind docs/findings.md"
     )
     return code

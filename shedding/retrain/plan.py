@@ -58,8 +58,9 @@ def rewind_epoch(cfg: ExperimentConfig) -> int | None:
 
 
 def retrain_epochs(cfg: ExperimentConfig) -> int:
-    """R for this config: T for scratch/reduced; else ``retrain.epochs``, else T − e for
-    WR with an explicit rewind point (Renda's "retrain for the rest"), else T.
+    """R for this config: T for scratch/reduced (``retrain.scratch_epochs`` when set);
+    else ``retrain.epochs``, else T − e for WR with an explicit rewind point (Renda's
+    "retrain for the rest"), else T.
 
     Raises:
         ConfigError: R < 1.
@@ -67,7 +68,7 @@ def retrain_epochs(cfg: ExperimentConfig) -> int:
     t = cfg.train.epochs
     protocol = cfg.retrain.protocol.lower()
     if PROTOCOLS.get(protocol).full_length:
-        return t
+        return cfg.retrain.scratch_epochs or t
     if cfg.retrain.epochs is not None:
         r = cfg.retrain.epochs
     elif protocol == "wr" and _rewind_given(cfg):
@@ -104,6 +105,8 @@ def validate_retrain_config(cfg: ExperimentConfig) -> None:
         )
     if not 0 <= r.warmup_fraction < 1:
         raise ConfigError(f"retrain.warmup_fraction={r.warmup_fraction} must be in [0, 1)")
+    if r.scratch_epochs is not None and r.scratch_epochs < 1:
+        raise ConfigError(f"retrain.scratch_epochs={r.scratch_epochs} must be >= 1 (or unset)")
     for key in ("ft_lr", "max_lr", "lr"):
         value = getattr(r, key)
         if value is not None and not value > 0:

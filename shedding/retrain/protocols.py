@@ -18,8 +18,9 @@ allr       final      as llr with peak η₀ = clip(η_max·d/√s, [min(R/T,1)�
 slr        final      warm-up to η_max over W, then the dense schedule (without its own
                       warm-up, scaled to peak η_max) compressed into the remaining steps
 clr        final      warm-up to η_max over W, then cosine to 0 at R
-scratch    reinit     the dense schedule, T epochs (same mask, fresh weights)
-reduced    reduced    the dense schedule, T epochs (smaller dense net, no mask)
+scratch    reinit     the dense schedule, T epochs (same mask, fresh weights); with
+                      ``retrain.scratch_epochs`` = E, the same schedule stretched to E
+reduced    reduced    the dense schedule, T (or E) epochs (smaller dense net, no mask)
 =========  =========  ==========================================================
 """
 
@@ -109,22 +110,21 @@ def clr(ctx: RetrainContext) -> RetrainPlan:
     return RetrainPlan("clr", ctx.epochs, "final", None, lr, ctx.max_lr, w)
 
 
-def _dense_warmup(ctx: RetrainContext) -> int:
-    return round(ctx.cfg.train.warmup_epochs * ctx.steps_per_epoch)
+def _from_scratch(ctx: RetrainContext, name: str, init: str) -> RetrainPlan:
+    """The dense schedule over ``ctx.epochs`` (T, or ``retrain.scratch_epochs`` stretched)."""
+    spe = ctx.steps_per_epoch
+    lr = ctx.dense_lr
+    warmup = round(ctx.cfg.train.warmup_epochs * spe)
+    if ctx.epochs != ctx.dense_epochs:  # an equal epoch budget: the same schedule, stretched
+        lr = Compressed(ctx.dense_lr, 0, ctx.epochs * spe, ctx.dense_epochs * spe)
+        warmup = warmup * ctx.epochs // ctx.dense_epochs
+    return RetrainPlan(name, ctx.epochs, init, None, lr, ctx.ref_lr, warmup)
 
 
 @protocol("scratch", init="reinit", has_control=False, full_length=True, oneshot_only=True)
 def scratch(ctx: RetrainContext) -> RetrainPlan:
     """The pruned architecture (mask) re-initialised and trained with the dense schedule."""
-    return RetrainPlan(
-        "scratch",
-        ctx.dense_epochs,
-        "reinit",
-        None,
-        ctx.dense_lr,
-        ctx.ref_lr,
-        _dense_warmup(ctx),
-    )
+    return _from_scratch(ctx, "scratch", "reinit")
 
 
 @protocol(
@@ -137,12 +137,4 @@ def scratch(ctx: RetrainContext) -> RetrainPlan:
 )
 def reduced(ctx: RetrainContext) -> RetrainPlan:
     """A dense net of matched parameter count (Crowley) trained from scratch, T epochs."""
-    return RetrainPlan(
-        "reduced",
-        ctx.dense_epochs,
-        "reduced",
-        None,
-        ctx.dense_lr,
-        ctx.ref_lr,
-        _dense_warmup(ctx),
-    )
+    return _from_scratch(ctx, "reduced", "reduced")

@@ -119,35 +119,60 @@ def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
 
 def test_unknown_study_and_empty_runs_dir_fail_clearly(tmp_path, capsys):
     assert main(["study", "nope"]) == 2
-    assert "unknown study 'nope'; valid: quick, full" in capsys.readouterr().err
+    assert "unknown study 'nope'; valid: quick, full, regimes" in capsys.readouterr().err
     assert main(["study", "full", "--tables-only", "--runs-dir", str(tmp_path)]) == 2
     assert "no finished run of study 'full'" in capsys.readouterr().err
 
 
 def test_builtin_studies_expand_and_every_part_has_a_role():
     for name, parts in study.STUDIES.items():
-        assert study.part_kind(name, parts[0]) == "main"
-        assert all(study.part_kind(name, p) for p in parts)
+        if study.findings_writer(name) is study.write_findings:
+            assert study.part_kind(name, parts[0]) == "main"
+            assert all(study.part_kind(name, p) for p in parts)
     full = study.study_configs("full")
     # 360 runs + 12 four-round controls of the iterative runs (one per protocol and seed)
     assert len(full) == 384
     assert len({runs.run_id(c) for _, c in full}) == 384
     assert sum(c.prune.rounds == 4 for _, c in full) == 12
-    assert len(study.study_configs("quick")) == 10
+    # the quick study: 2 regimes x 2 pruners x 3 seeds, a control and its twin per regime
+    # and seed; every one of its runs is also a run of the regime study
+    quick = {runs.run_id(c) for _, c in study.study_configs("quick")}
+    assert len(quick) == 12 + 12
+    assert quick <= {runs.run_id(c) for _, c in study.study_configs("regimes")}
+
+
+def _regime_sweep(path, fixed: dict, cases: dict, grid: dict) -> str:
+    lines = ['base = "mnist1d-demo"', "noise_controls = true", "[set]"]
+    lines += [f'"{k}" = {json.dumps(v)}' for k, v in {**SET, **fixed}.items()]
+    for case, overrides in cases.items():
+        lines += [f"[cases.{case}]"] + [f'"{k}" = {json.dumps(v)}' for k, v in overrides.items()]
+    lines += ["[grid]"] + [f'"{k}" = {json.dumps(v)}' for k, v in grid.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
 
 
 @pytest.mark.slow
-def test_demo_prints_the_run_table_and_writes_the_quick_tables(
+def test_demo_prints_the_run_table_and_a_sentence_per_regime(
     data_root, tmp_path, monkeypatch, capsys
 ):
-    quick = _sweep(tmp_path / "quick.toml", {"prune.sparsity": 0.5}, {"seed": [0]})
+    quick = _regime_sweep(
+        tmp_path / "quick.toml",
+        {"prune.sparsity": 0.1, "retrain.protocol": "clr"},
+        {"mild": {}, "strong": {"retrain.weight_decay": 0.05, "retrain.lr": 0.4}},
+        {"prune.method": ["gmp"], "seed": [0, 1]},
+    )
     monkeypatch.setitem(study.STUDIES, "quick", (quick,))
     rdir = tmp_path / "runs"
     args = ["demo", "--data-root", str(data_root), "--runs-dir", str(rdir), "--jobs", "2"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "(control)" in out and "C excess" in out  # the per-run table
+    assert len(list(rdir.glob("*.h5"))) == 4 + 2 * 2 * 2  # pruned, controls, twin controls
+    sentences = [ln for ln in out.splitlines() if ln.startswith(("mild (", "strong ("))]
+    assert len(sentences) == 2 and all("C_excess =" in ln for ln in sentences)
+    assert "weight decay 0.05" in sentences[1]
     tables = data_root / "study" / "quick" / "findings.md"
     assert f"findings tables (mean ± 95% interval over seeds): {tables}" in out
     assert "shedding dashboard" in out  # what to do next
-    assert "| gmp | 50% |" in tables.read_text()
+    text = tables.read_text()
+    assert "| strong | clr | gmp | 2 |" in text and "Control-to-control noise" in text
