@@ -1,4 +1,4 @@
-"""Benchmark: shed curves on a large run vs merely reading its magnitudes (issue 5 targets).
+"""Benchmark: shed curves on a large run vs merely reading its magnitudes.
 
 Writes a synthetic run with the real tracking.RunWriter (default 25.6 M weights in 50
 layers x 50 snapshots, ~2.9 GB in /tmp), then measures, each in a fresh subprocess so

@@ -1,4 +1,4 @@
-"""Training throughput of the engine vs a minimal hand-written PyTorch loop (issue 2).
+"""Training throughput of the engine vs a minimal hand-written PyTorch loop.
 
 Same model (the default ResNet-1D), same MNIST-1D data, same seed, same batch order;
 the two are interleaved (A B A B ...) so machine noise hits both alike, and the median

@@ -9,7 +9,7 @@ The only difference is the enforcement (``mask_grads_`` before the step, ``apply
 it); blocks of steps alternate between the arms and the per-step medians are compared.
 Both wall time and process CPU time are reported: on a shared machine the CPU time ratio
 is the robust one (other processes inflate wall time, not our CPU seconds).
-Target: masked / dense <= 1.05 (issue 3).
+Target: masked / dense <= 1.05.
 
 Run: ``python benchmarks/bench_mask_overhead.py [--reps 15] [--steps 20] [--threads N]
 [--device cpu|cuda] [--sparsity 0.5]``

@@ -1,4 +1,4 @@
-"""Training-thread overhead of recording on the default MNIST-1D run (issue 4, item 1).
+"""Training-thread overhead of recording on the default MNIST-1D run.
 
 The same dense training (default ResNet-1D, MNIST-1D, seed 0) runs unrecorded, recorded
 once per epoch, and recorded ten times per epoch, interleaved over repeats; the median wall

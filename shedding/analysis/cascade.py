@@ -1,4 +1,4 @@
-"""Cascade summary per prune round (SCIENCE.md §3).
+"""Cascade summary per prune round (docs/definitions.md).
 
 For prune round k (snapshots with ``index.round == k``; the first is right after the
 prune, the last is the end of the round's retraining), on the round's fixed kept set:

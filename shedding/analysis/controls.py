@@ -1,4 +1,4 @@
-"""Controls (issue 8): shedding caused by pruning vs shedding caused by retraining.
+"""Controls: shedding caused by pruning vs shedding caused by retraining.
 
 A run's control is the identical retraining of the *unpruned* network (same seed, data
 order, schedule and recording); the run file names it in its root attribute ``control``.
@@ -11,7 +11,7 @@ For prune round k with ``pruned`` weights removed, ``Δ = shed_end - shed_at_pru
 - raw cascade ratio ``C = Δ_pruned / pruned``; control ratio ``Δ_control / pruned``;
 - excess cascade ratio ``C_excess = (Δ_pruned - Δ_control) / pruned``. In a one-shot run
   both start from the same weights, so the at-prune counts are equal and this is the
-  ``(shed_pruned - shed_control) / pruned`` of issue 8. When the control has no snapshot
+  ``(shed_pruned - shed_control) / pruned``. When the control has no snapshot
   aligned to the prune, its at-prune count is taken equal to the pruned run's.
 - excess dead channels = dead channels of the pruned run - those of the control on the
   same kept set (BN γ of each run's own BN layer).

@@ -1,4 +1,4 @@
-"""Shed curves: how many kept weights are shed at every snapshot (SCIENCE.md §3).
+"""Shed curves: how many kept weights are shed at every snapshot (docs/definitions.md).
 
 At snapshot t with kept set K_t (pruning mask), a kept weight is shed when its stored
 float16 magnitude is below τ (strict); ``s(t) = |shed_t| / |K_t|`` and the effective

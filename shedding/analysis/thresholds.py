@@ -1,4 +1,4 @@
-"""Shedding threshold rules: which τ makes a kept weight count as shed (SCIENCE.md §3).
+"""Shedding threshold rules: which τ makes a kept weight count as shed (docs/definitions.md).
 
 A kept weight i is shed at snapshot t when ``|w_i(t)| < τ`` (strict). Every rule is
 ``τ = c · scale`` where the scale comes from the reference the recorder stored per

@@ -1,6 +1,6 @@
 """Pruning masks that hold: pruned weights stay exactly 0.0 for the whole retraining.
 
-SCIENCE.md §2: under SGD with momentum and weight decay (and Adam, AdamW) three things
+As docs/definitions.md explains: under SGD with momentum and weight decay (and Adam, AdamW) three things
 together keep a pruned weight at zero:
 
 1. at prune time, zero the optimizer state of pruned entries

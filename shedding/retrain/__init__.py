@@ -1,4 +1,4 @@
-"""Retraining after pruning: the protocols of SCIENCE.md §2 (ft, wr, lrr, llr, allr, slr,
+"""Retraining after pruning: the protocols of docs/definitions.md (ft, wr, lrr, llr, allr, slr,
 clr, scratch, reduced) as plans the training loop follows."""
 
 from shedding.retrain.adaptive import allr_start_lr, norm_ratio

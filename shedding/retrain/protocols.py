@@ -1,4 +1,4 @@
-"""The retraining protocols of SCIENCE.md §2, one registry entry each.
+"""The retraining protocols (docs/definitions.md), one registry entry each.
 
 Notation: dense training runs T epochs with schedule η; R is the retraining length; a
 schedule step τ counts retraining steps from 0; W is the warm-up length

@@ -3,7 +3,7 @@
 One call trains one *phase* (dense training, or the retraining after one prune round)
 for ``ctx.epochs`` epochs from ``start_epoch``. The LR is a pure function of the phase
 step, set before every step. When a :class:`~shedding.pruning.masks.MaskSet` is given the
-three-part mask enforcement of SCIENCE.md §2 runs around every step: gradients are masked
+three-part mask enforcement (docs/definitions.md) runs around every step: gradients are masked
 before ``optimizer.step()`` and weights after it (the optimizer state was zeroed at prune
 time), so pruned weights stay exactly 0.0.
 """

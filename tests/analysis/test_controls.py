@@ -1,4 +1,4 @@
-"""Controls (issue 8): excess over a control counted on the pruned run's kept set."""
+"""Controls: excess over a control counted on the pruned run's kept set."""
 
 from __future__ import annotations
 

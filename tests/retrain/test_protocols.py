@@ -1,4 +1,4 @@
-"""Retraining protocols checked numerically against SCIENCE.md §2's formulas."""
+"""Retraining protocols checked numerically against the formulas of docs/definitions.md."""
 
 from __future__ import annotations
 
