@@ -636,7 +636,7 @@ def write_findings(
         sections.append(
             q1_regime_table(
                 [r for r in rows_abs if part_kind(name, r.part) in ("main", "regime")],
-                "Q1 again under the absolute threshold |w| < 1e-3 (the rule of the first control measurements)",
+                "Q1 again under the absolute threshold |w| < 1e-3",
             )
         )
     path = out / "findings.md"

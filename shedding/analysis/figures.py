@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from shedding.analysis.compare import Comparison, RunSummary
 from shedding.analysis.controls import ExcessCurve
+from shedding.analysis.mechanism import Mechanism
 from shedding.analysis.overlap import GmpOverlap, OverlapMatrix
 from shedding.analysis.shed import ShedCurve
 
@@ -188,4 +189,31 @@ def gmp_overlap_figure(overlaps: Sequence[GmpOverlap]) -> go.Figure:
         title="Overlap of the final effective kept set with GMP at the same sparsity",
         yaxis={"title": "Jaccard", "range": [0, 1]},
     )
+    return fig
+
+
+def mechanism_figure(mechs: Sequence[Mechanism]) -> go.Figure:
+    """Per run: the kept-weight norm over all layers (left) and the mean effective step
+    η / ‖w‖² of the BatchNorm-followed layers (right, log scale), against the epoch."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("kept-weight norm ‖m⊙w‖", "effective step η / ‖w‖² (BN layers)"),
+    )
+    for i, m in enumerate(mechs):
+        snaps = range(len(m.epoch))
+        color = _color(i)
+        common = {"x": m.epoch, "mode": "lines", "line": {"color": color}, "name": m.run_id}
+        fig.add_trace(
+            go.Scatter(y=[m.total_norm(t) for t in snaps], legendgroup=m.run_id, **common),
+            row=1,
+            col=1,
+        )
+        steps = [m.mean_effective_step(t) for t in snaps]
+        fig.add_trace(
+            go.Scatter(y=steps, legendgroup=m.run_id, showlegend=False, **common), row=1, col=2
+        )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_layout(height=380, margin={"t": 40})
     return fig

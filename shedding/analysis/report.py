@@ -93,10 +93,19 @@ def _summary_rows(summaries: list[RunSummary]) -> list[dict[str, Any]]:
             "C control": s.control_ratio,
             "C excess": s.excess_cascade_ratio,
             "excess dead ch": s.excess_dead_channels,
+            "dead ch γ / shed": f"{s.dead_by_gamma} / {s.dead_by_shed}",
+            "‖w‖ end/prune": _norm_ratio(s),
+            "max η/‖w‖²": s.rounds[-1].effective_step_peak if s.rounds else float("nan"),
             "file": s.path,
         }
         for s in summaries
     ]
+
+
+def _norm_ratio(s: RunSummary) -> float:
+    if not s.rounds or not s.rounds[-1].kept_norm_prune:
+        return float("nan")
+    return s.rounds[-1].kept_norm_end / s.rounds[-1].kept_norm_prune
 
 
 def _by_present(summaries: list[RunSummary], key: str) -> bool:
@@ -177,6 +186,7 @@ def write_report(
                 by_key = compare_summaries(summaries, bad, by=[key], rule=rule, c=c)
                 _group_section(doc, by_key, title)
         _overlap_section(doc, pruned, by_id, rule, c, bad)
+        _mechanism_section(doc, [by_id[s.run_id] for s in pruned if s.run_id in by_id])
         doc.h(2, "Accuracy frontier")
         doc.fig(figures.frontier_figure(cmp))
     if bad:
@@ -190,6 +200,23 @@ def write_report(
     )
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def _mechanism_section(doc: _Html, runs: list[Run]) -> None:
+    from shedding.analysis import figures
+    from shedding.analysis.mechanism import mechanism
+
+    doc.h(2, "Mechanism: kept-weight norm and effective step")
+    doc.p(
+        "A layer followed by BatchNorm is scale-invariant: one SGD step turns its weights' "
+        "direction by about eta / |w|^2 (the effective step). Weight decay shrinks |w| and so "
+        "raises the effective step; a large LR restart raises it again.",
+        "note",
+    )
+    if not runs:
+        doc.p("no pruned run", "note")
+        return
+    doc.fig(figures.mechanism_figure([mechanism(r) for r in runs]))
 
 
 def _curves_section(

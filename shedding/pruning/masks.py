@@ -1,7 +1,7 @@
 """Pruning masks that hold: pruned weights stay exactly 0.0 for the whole retraining.
 
-As docs/definitions.md explains: under SGD with momentum and weight decay (and Adam, AdamW) three things
-together keep a pruned weight at zero:
+As docs/definitions.md explains: under SGD with momentum and weight decay (and Adam,
+AdamW) three things together keep a pruned weight at zero:
 
 1. at prune time, zero the optimizer state of pruned entries
    (:meth:`MaskSet.zero_optimizer_state_`) — otherwise a momentum buffer or Adam moment
