@@ -22,6 +22,7 @@ EXAMPLES: dict[str, str] = {
     "analyze": "shedding analyze data/runs/*.h5 --threshold-rule layer_relative --threshold 0.01",
     "compare": "shedding compare data/runs --by prune.method,retrain.protocol",
     "report": "shedding report data/runs -o report.html",
+    "export": "shedding export data/runs --format parquet -o exported/",
     "dashboard": "shedding dashboard data/runs --port 8050",
     "presets": "shedding presets",
     "config": "shedding config mnist1d-demo --set train.lr=0.05",
@@ -205,6 +206,16 @@ def _cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(a: argparse.Namespace) -> int:
+    from shedding.analysis.export import export_runs
+
+    written, bad = export_runs(a.runs, a.output, fmt=a.format, rule=a.threshold_rule, c=a.threshold)
+    for path, why in bad:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    print(f"wrote {len(written)} files to {a.output}")
+    return 0
+
+
 def _cmd_dashboard(a: argparse.Namespace) -> int:
     from dashboard.app import serve
 
@@ -337,6 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="report.html")
     _add_threshold(p)
     _add_by(p)
+
+    p = add(
+        "export",
+        "write run statistics and run summaries as Parquet or CSV tables",
+        _cmd_export,
+    )
+    p.add_argument("runs", nargs="+", help="run files or directories")
+    p.add_argument("--format", default="parquet", choices=["parquet", "csv"])
+    p.add_argument("-o", "--output", required=True, help="folder for the tables")
+    _add_threshold(p)
 
     p = add("dashboard", "serve the web dashboard over a runs directory", _cmd_dashboard)
     p.add_argument("runs_dir", nargs="?", default="data/runs")

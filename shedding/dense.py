@@ -13,14 +13,17 @@ the config needs (rewind points and the end). Each state is written once and rea
 only when used, so the checkpoint written every epoch stays small (it used to carry every
 state so far: O(T²) bytes over a dense phase, about 44 GB for ResNet-56 over 160 epochs) and a
 run holds one state in memory at a time. Caches of the earlier layout (one ``states.pt``)
-are still read. A file lock lets parallel sweep jobs wait for one another instead of
-training twice.
+are still read. A file lock (``filelock``: ``flock``, which NFS and Lustre mounted with
+``flock`` honour across nodes; a lock file where the file system has no locks) lets
+parallel sweep jobs, also on different cluster nodes, wait for one another instead of
+training twice; a waiting job gives up after ``SHEDDING_LOCK_TIMEOUT_S`` seconds (default
+two days) with an error naming the lock file.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
 import torch
 from torch import nn
 
@@ -106,15 +110,39 @@ def needed_epochs(cfg: ExperimentConfig) -> set[int]:
     return need
 
 
+LOCK_TIMEOUT_S = 2 * 86400.0  # a dense phase of a large model can train for a day
+
+
+def lock_timeout_s() -> float:
+    """Seconds a run waits for another job's lock on a dense cache ($SHEDDING_LOCK_TIMEOUT_S)."""
+    raw = os.environ.get("SHEDDING_LOCK_TIMEOUT_S", "")
+    try:
+        return float(raw) if raw else LOCK_TIMEOUT_S
+    except ValueError:
+        raise CheckpointError(
+            f"SHEDDING_LOCK_TIMEOUT_S={raw!r} is not a number of seconds; fix: e.g. 3600"
+        ) from None
+
+
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def cache_lock(directory: Path, *, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold ``directory``'s lock (waiting up to ``timeout_s``; default :func:`lock_timeout_s`)."""
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    timeout = lock_timeout_s() if timeout_s is None else timeout_s
+    # polling once a second keeps a shared file system's metadata server quiet
+    lock = filelock.FileLock(directory / ".lock", timeout=timeout, poll_interval=1.0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise CheckpointError(
+            f"the dense cache {directory} stayed locked for {timeout:g} s by another run "
+            f"training it; fix: wait for that run, or if none is running delete "
+            f"{directory / '.lock'} (or raise SHEDDING_LOCK_TIMEOUT_S)"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class _KeepStates(Callback):
@@ -200,7 +228,7 @@ def ensure_dense(
     # Under DDP every rank trains together (a lock would deadlock the all-reduce); the
     # barrier makes all ranks see the same cache state before deciding.
     barrier(dist_info)
-    with nullcontext() if dist_info.enabled else _locked(directory):
+    with nullcontext() if dist_info.enabled else cache_lock(directory):
         cached = _cached(directory, cfg)
         if cached is not None:
             model.load_state_dict(cached.final["state"])

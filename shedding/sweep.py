@@ -12,6 +12,8 @@ A sweep file (TOML)::
     [cases.adam-l2]                       # optional: named override sets, each crossed
     "retrain.optimizer" = "adam"          # with the grid (a regime, a recipe, ...)
     "retrain.lr" = 1e-2
+    [executor]                            # submitit/Slurm parameters (see shedding.cluster)
+    partition = "gpu"
 
 With ``noise_controls = true`` every control gets a twin that differs only in the order of
 the retraining batches (``retrain.data_order = 1``): the spread between the two is the
@@ -41,7 +43,7 @@ from shedding.config import ExperimentConfig, dense_hash, dumps_toml, load_confi
 from shedding.errors import ConfigError
 from shedding.paths import data_root as resolve_data_root
 
-SWEEP_KEYS = {"base", "set", "grid", "controls", "cases", "noise_controls"}
+SWEEP_KEYS = {"base", "set", "grid", "controls", "cases", "noise_controls", "executor"}
 
 
 @dataclass(frozen=True)
@@ -233,8 +235,10 @@ def execute(
     jobs: int = 1,
     executor: str = "local",
     progress: bool = True,
+    executor_table: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Runs the planned runs; returns run_id -> outcome ("complete", "skipped", "failed: ...")."""
+    """Runs the planned runs; returns run_id -> outcome ("complete", "skipped", "submitted",
+    "failed: ..."). ``executor_table``: the sweep file's ``[executor]`` table (submitit)."""
     from tqdm.auto import tqdm
 
     from shedding.config import to_dict
@@ -265,31 +269,22 @@ def execute(
                 outcome[p.run_id] = "complete" if rc == 0 else f"failed (exit {rc}; see {log})"
                 bar.update(1)
     else:
-        try:
-            import submitit
-        except ImportError:
-            raise ConfigError("--executor slurm needs submitit: pip install submitit") from None
-        folder = runs_dir / ".submitit"
-        ex = (
-            submitit.LocalExecutor(folder=folder)
-            if executor == "submitit-local"
-            else submitit.AutoExecutor(folder=folder)
-        )
-        if executor == "submitit-local":
-            ex.update_parameters(timeout_min=120)
-        subs = [
-            (
-                p,
-                ex.submit(
-                    _submitit_job,
-                    to_dict(p.cfg),
-                    str(data_root),
-                    str(runs_dir),
-                    p.action == "resume",
-                ),
+        from shedding.cluster import submit_array
+
+        table = dict(executor_table or {})
+        cluster = "local" if executor == "submitit-local" else "slurm"
+        args = [(to_dict(p.cfg), str(data_root), str(runs_dir), p.action == "resume") for p in todo]
+        jobs_ = submit_array(_submitit_job, args, cluster=cluster, runs_dir=runs_dir, table=table)
+        subs = list(zip(todo, jobs_, strict=True))
+        if not table.get("wait", True):
+            ids = ", ".join(sorted({str(job.job_id).split("_")[0] for _, job in subs}))
+            print(
+                f"submitted {len(subs)} runs (job {ids or '-'}); re-run the sweep "
+                "to collect them and to resume any that did not finish",
+                file=sys.stderr,
             )
-            for p in todo
-        ]
+            outcome.update({p.run_id: "submitted" for p, _ in subs})
+            subs = []
         for p, job in subs:
             try:
                 outcome[p.run_id] = job.result()
@@ -313,12 +308,19 @@ def run_sweep(
     """Expands, plans and executes a sweep, then prints the summary table. Returns exit code."""
     root = resolve_data_root(data_root)
     rdir = Path(runs_dir) if runs_dir is not None else root / "runs"
-    configs = expand(read_sweep(grid), controls=controls)
+    sweep = read_sweep(grid)
+    configs = expand(sweep, controls=controls)
     planned = plan(configs, rdir)
     n_skip = sum(p.action == "skip" for p in planned)
     print(f"sweep: {len(planned)} runs ({n_skip} already complete) -> {rdir}", file=sys.stderr)
     outcome = execute(
-        planned, data_root=root, runs_dir=rdir, jobs=jobs, executor=executor, progress=progress
+        planned,
+        data_root=root,
+        runs_dir=rdir,
+        jobs=jobs,
+        executor=executor,
+        progress=progress,
+        executor_table=sweep.get("executor"),
     )
     print(summary_table([runs.run_path(rdir, p.cfg) for p in planned]))
     failed = [k for k, v in outcome.items() if v.startswith("failed")]
@@ -331,7 +333,10 @@ def summary_table(paths: Sequence[Path]) -> str:
     """One line per run: what it was, its accuracy, and its shedding next to its control's."""
     from shedding.analysis.compare import summarize_runs
 
-    summaries, bad = summarize_runs([p for p in paths if p.exists()])
+    existing = [p for p in paths if p.exists()]
+    if not existing:  # e.g. all runs submitted to a cluster without waiting
+        return "no run file written yet"
+    summaries, bad = summarize_runs(existing)
     order = {str(p): i for i, p in enumerate(paths)}
     summaries.sort(key=lambda s: (s.role != "pruned", order.get(s.path, 0)))
     head = (

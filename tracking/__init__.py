@@ -10,6 +10,7 @@ Public API::
 from tracking.errors import (
     DamagedRunFile,
     MissingRunFile,
+    NoMagnitudes,
     NotARunFile,
     RecordError,
     RunFileError,
@@ -31,6 +32,7 @@ __all__ = [
     "LayerSpec",
     "LayerStats",
     "MissingRunFile",
+    "NoMagnitudes",
     "NotARunFile",
     "RecordError",
     "Run",

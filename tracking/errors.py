@@ -38,3 +38,7 @@ class DamagedRunFile(RunFileError):
 
 class UnsupportedVersion(RunFileError):
     """The file's ``format_version`` is not one this version of the toolkit can read."""
+
+
+class NoMagnitudes(RunFileError):
+    """The run was recorded statistics-only and the operation needs per-weight data."""

@@ -1,7 +1,7 @@
-"""Run file format v1: names, version, grids and chunk shapes (no I/O here).
+"""Run file format: names, version, grids and chunk shapes (no I/O here).
 
 Everything the writer creates and the reader expects is named in this module, so the two
-cannot drift apart. See README "Run file format v1" for the layout table.
+cannot drift apart. docs/run-format.md describes the layout.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 FORMAT_NAME = "cascade-shedding-run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # v1 files (no dimension scales, always "full") stay readable
 
 STATUSES = ("running", "complete", "crashed", "interrupted")
 PHASES = ("dense", "retrain")
@@ -133,3 +133,42 @@ def chunk_shape(width: int, itemsize: int) -> tuple[int, ...]:
 def layer_group_name(name: str) -> str:
     """HDF5 group name of a layer: the module name itself ('.' is legal in HDF5 names)."""
     return name
+
+
+# ---------------------------------------------------------------- format v2 additions
+# v2 = v1 + named dimensions (HDF5 dimension scales, the netCDF-4 convention, so xarray and
+# netCDF tools open every group with named, shared axes) + the recording mode attribute.
+# A v1 file reads exactly as before; the reader only looks at these when present.
+RECORD_MODES = ("full", "stats")  # "stats": no magnitude/mask/kept datasets
+
+# width code -> dimension name
+DIM_NAMES = {
+    "N": "weight",
+    "M": "byte",
+    "C": "channel",
+    "P": "percentile_q",
+    "A": "abs_grid",
+    "R": "rel_grid",
+    "G": "gmp_grid",
+    "B": "bin",
+    "K": "sample",
+}
+SNAPSHOT_DIM = "snapshot"
+# dimensions without values, one per file (at the root; unlimited)
+ROOT_DIMS = (SNAPSHOT_DIM, "metric_row", "event", "event_byte")
+# per-layer dimensions without values (datasets of these names in each layer group)
+LAYER_DIMS = ("weight", "byte", "channel", "sample")
+# netCDF-4's NAME of a dimension scale that is a dimension but not a variable
+NOT_A_VARIABLE = b"This is a netCDF dimension but not a netCDF variable."
+
+
+def coordinate_values() -> dict[str, np.ndarray]:
+    """Root coordinate variables (dimension scales with values): the grids, and per
+    histogram bin its lower edge."""
+    return {
+        "percentile_q": PERCENTILE_Q,
+        "abs_grid": ABS_GRID,
+        "rel_grid": REL_GRID,
+        "gmp_grid": GMP_GRID,
+        "bin": HIST_EDGES[:-1],
+    }

@@ -1,4 +1,4 @@
-"""Create the v1 layout of a run file and append snapshot rows to it.
+"""Create the layout of a run file (format v2) and append snapshot rows to it.
 
 SWMR forbids creating objects or changing attributes once writing starts, so
 :func:`create_layout` makes every group, dataset and attribute up front; afterwards rows
@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 from h5py import h5s
 
+from tracking import dims
 from tracking import format as fmt
 from tracking.errors import RecordError
 
@@ -74,8 +75,9 @@ def create_layout(
     root_attrs: dict[str, str],
     samples: dict[str, np.ndarray],
     compression: str | None = None,
+    mode: str = "full",
 ) -> None:
-    """Create every group, dataset and attribute of an empty v1 run file.
+    """Create every group, dataset, attribute and dimension scale of an empty run file.
 
     Args:
         f: a file opened for writing with ``libver="latest"`` (SWMR needs it).
@@ -84,7 +86,11 @@ def create_layout(
             run_id, control, resumed).
         samples: layer name -> sample indices (K,) int64.
         compression: None, "lzf" or "gzip" for the bulk datasets (magnitude, mask, kept).
+        mode: "full" (every magnitude and bitset) or "stats" (no bulk datasets: statistics,
+            channel counts and sampled weights only).
     """
+    if mode not in fmt.RECORD_MODES:
+        raise RecordError(f"record mode {mode!r} must be one of {fmt.RECORD_MODES}")
     f.attrs["format"] = fmt.FORMAT_NAME
     f.attrs["format_version"] = fmt.FORMAT_VERSION
     for key, value in root_attrs.items():
@@ -95,20 +101,23 @@ def create_layout(
     f.attrs["default_c"] = fmt.DEFAULT_REL_C
     f.attrs["phase_names"] = json.dumps(fmt.PHASES)
     f.attrs["bulk_compression"] = compression or ""
+    f.attrs["record_mode"] = mode
+    root_dims = dims.create_root_dimensions(f)
     f.create_dataset("status", data=np.bytes_(b"running"), dtype="S16")
 
     index = f.create_group("index")
     for name, dtype in fmt.INDEX_COLUMNS.items():
-        _resizable(index, name, dtype, 0)
+        dims.attach(_resizable(index, name, dtype, 0), root_dims[fmt.SNAPSHOT_DIM])
     metrics = f.create_group("metrics")
     for name, dtype in fmt.METRIC_COLUMNS.items():
-        _resizable(metrics, name, dtype, 0)
+        dims.attach(_resizable(metrics, name, dtype, 0), root_dims["metric_row"])
     events = f.create_group("events")
-    events.create_dataset(
+    blob = events.create_dataset(
         "bytes", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(16384,), fillvalue=0
     )
+    dims.attach(blob, root_dims["event_byte"])
     for name, dtype in fmt.EVENT_COLUMNS.items():
-        _resizable(events, name, dtype, 0)
+        dims.attach(_resizable(events, name, dtype, 0), root_dims["event"])
 
     group = f.create_group("layers")
     group.attrs["names"] = json.dumps([spec.name for spec in layers])
@@ -121,17 +130,22 @@ def create_layout(
         g.attrs["n_weights"] = spec.n_weights
         g.attrs["n_channels"] = spec.n_channels
         g.attrs["bn"] = spec.bn
-        g.create_dataset("sample_idx", data=samples[spec.name].astype(np.int64))
         width = fmt.widths(
             n_weights=spec.n_weights,
             n_channels=spec.n_channels,
             n_samples=len(samples[spec.name]),
         )
+        scales = dims.create_layer_dimensions(g, width, root_dims)
+        sample_idx = g.create_dataset("sample_idx", data=samples[spec.name].astype(np.int64))
+        dims.attach(sample_idx, scales["K"])
         for name, (dtype, code) in fmt.LAYER_DATASETS.items():
-            if name == "bn_gamma" and not spec.bn:
+            if (name == "bn_gamma" and not spec.bn) or (
+                mode == "stats" and name in fmt.BULK_DATASETS
+            ):
                 continue
             bulk = compression if name in fmt.BULK_DATASETS else None
-            _resizable(g, name, dtype, width[code] if code else 0, compression=bulk)
+            ds = _resizable(g, name, dtype, width[code] if code else 0, compression=bulk)
+            dims.attach(ds, root_dims[fmt.SNAPSHOT_DIM], *([scales[code]] if code else []))
 
 
 def write_row(ds: h5py.Dataset, row: int, value: object) -> None:

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from tracking import format as fmt
-from tracking.errors import DamagedRunFile, UnsupportedVersion
+from tracking.errors import DamagedRunFile, NoMagnitudes, UnsupportedVersion
 from tracking.opening import open_hdf5
 
 
@@ -46,7 +46,7 @@ class Index:
 
 @dataclass(frozen=True)
 class LayerStats:
-    """Per-snapshot statistics of one layer, first ``len(run)`` rows (see README, format v1)."""
+    """Per-snapshot statistics of one layer, first ``len(run)`` rows (docs/run-format.md)."""
 
     n_kept: np.ndarray  # (S,)
     rms_kept: np.ndarray  # (S,)
@@ -96,6 +96,7 @@ class Run:
             self.resumed: list[dict[str, Any]] = json.loads(attrs["resumed"])
             self.grids = {k: np.asarray(attrs[k]) for k in fmt.GRIDS}
             self._phases = json.loads(attrs["phase_names"])
+            self.record_mode = str(attrs.get("record_mode", "full"))  # v1: always "full"
             names = json.loads(f["layers"].attrs["names"])
             self.layers = [self._layer_info(f["layers"][n]) for n in names]
             self._layer_groups = {n: f["layers"][n] for n in names}
@@ -210,15 +211,31 @@ class Run:
             ds.refresh()
         return ds[snapshot % self._n]
 
+    @property
+    def has_magnitudes(self) -> bool:
+        """Whether per-weight magnitudes and bitsets are stored (``record_mode == "full"``)."""
+        return self.record_mode == "full"
+
+    def require_magnitudes(self, what: str) -> None:
+        """Raise :class:`NoMagnitudes` (one line naming ``what``) on a statistics-only file."""
+        if not self.has_magnitudes:
+            raise NoMagnitudes(
+                f"{self.path.name} was recorded statistics-only (record.mode='stats'), so "
+                f"{what} cannot be computed: it needs every weight's magnitude; fix: use a "
+                "threshold on the stored grid, or re-record with record.mode='full'"
+            )
+
     def _info(self, layer: str) -> LayerInfo:
         self._group(layer)
         return next(info for info in self.layers if info.name == layer)
 
     def magnitudes(self, layer: str, snapshot: int) -> np.ndarray:
         """|effective weights| (float16, layer shape) at one snapshot."""
+        self.require_magnitudes("reading magnitudes")
         return self._row(layer, "magnitude", snapshot).reshape(self._info(layer).shape)
 
     def _bits(self, layer: str, name: str, snapshot: int) -> np.ndarray:
+        self.require_magnitudes(f"reading the {name} bitsets")
         info = self._info(layer)
         packed = self._row(layer, name, snapshot)
         return np.unpackbits(packed, count=info.n_weights).astype(bool).reshape(info.shape)
@@ -266,6 +283,21 @@ class Run:
         for s in range(start, stop):
             yield s, {name: read(name, s) for name in names}
 
+    # ------------------------------------------------------------------ export
+    def to_dataframe(self, table: str = "stats") -> Any:
+        """``table`` ("stats": per snapshot and layer; "metrics"; "events") as a long-form
+        pandas DataFrame (needs the ``export`` extra). See :mod:`tracking.tables`."""
+        from tracking.tables import to_dataframe
+
+        return to_dataframe(self, table)
+
+    def to_xarray(self) -> Any:
+        """Per-snapshot, per-layer statistics as an ``xarray.Dataset`` on shared axes
+        (needs the ``export`` extra). See :mod:`tracking.tables`."""
+        from tracking.tables import to_xarray
+
+        return to_xarray(self)
+
     def close(self) -> None:
         """Close the file."""
         self._f.close()
@@ -280,7 +312,9 @@ class Run:
         return f"Run({str(self.path)!r}, {len(self)} snapshots, status={self.status!r})"
 
 
-_READERS = {1: Run}  # format_version -> reader class
+# format_version -> reader class; v2 only adds dimension scales and the "stats" mode, which
+# the same reader handles (absent on a v1 file)
+_READERS = {1: Run, 2: Run}
 
 
 def open_run(path: str | os.PathLike[str]) -> Run:

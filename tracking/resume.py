@@ -21,7 +21,7 @@ from tracking import format as fmt
 from tracking.errors import RecordError
 from tracking.layout import LayerSpec, create_layout
 from tracking.reader import Run, _committed, open_run
-from tracking.session import WriterSession, root_attrs
+from tracking.session import WriterSession, root_attrs, snapshot_datasets
 
 _COPY_BLOCK_BYTES = 64 << 20  # rows copied per read/write, to bound memory
 
@@ -51,9 +51,8 @@ def _copy_prefix(run: Run, dst: h5py.File, n: int) -> None:
     for key in fmt.INDEX_COLUMNS:
         _copy_rows(src["index"][key], dst["index"][key], n)
     for info in run.layers:
-        for key in src["layers"][info.name]:
-            if key != "sample_idx":
-                _copy_rows(src["layers"][info.name][key], dst["layers"][info.name][key], n)
+        for key, ds in snapshot_datasets(src["layers"][info.name]).items():
+            _copy_rows(ds, dst["layers"][info.name][key], n)
     # metrics and events logged after snapshot n belong to the discarded future
     m_src = src["metrics"]
     n_rows = _committed(m_src[fmt.METRICS_MARKER], np.nan)
@@ -76,8 +75,10 @@ def _restore_state(session: WriterSession) -> None:
         return
     for spec in session.layers:
         ds = session.ds[spec.name]
-        session.prev_mask[spec.name] = ds["mask"][n - 1]
-        session.prev_kept[spec.name] = ds["kept"][n - 1]
+        if "mask" in ds:  # a "stats" file has no bitsets: the next snapshot counts no
+            # newly shed or revived weights (as for a run's first snapshot)
+            session.prev_mask[spec.name] = ds["mask"][n - 1]
+            session.prev_kept[spec.name] = ds["kept"][n - 1]
         if ds["ref_source"][n - 1] == 1:
             session.refs[spec.name] = float(ds["ref_rms"][n - 1])
         gmp = float(ds["gmp_threshold"][n - 1])
@@ -126,7 +127,12 @@ def resume_session(
             with h5py.File(tmp, "w", libver="latest") as dst:
                 compression = str(run._f.attrs.get("bulk_compression", "")) or None
                 create_layout(
-                    dst, layers=layers, root_attrs=attrs, samples=samples, compression=compression
+                    dst,
+                    layers=layers,
+                    root_attrs=attrs,
+                    samples=samples,
+                    compression=compression,
+                    mode=run.record_mode,
                 )
                 _copy_prefix(run, dst, resume_from)
             with open(tmp, "rb+") as fh:

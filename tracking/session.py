@@ -67,6 +67,12 @@ def root_attrs(
     }
 
 
+def snapshot_datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:
+    """A layer group's datasets with a snapshot axis (not its sample indices or scales)."""
+    skip = {"sample_idx", *fmt.LAYER_DIMS}
+    return {k: v for k, v in group.items() if k not in skip}
+
+
 class WriterSession:
     """An open run file in SWMR write mode, plus the running state of the statistics."""
 
@@ -82,10 +88,8 @@ class WriterSession:
         self.prev_mask: dict[str, np.ndarray] = {}
         self.prev_kept: dict[str, np.ndarray] = {}
         # dataset handles, looked up once (h5py lookups cost ~10 us each)
-        self.ds = {
-            spec.name: {k: v for k, v in f["layers"][spec.name].items() if k != "sample_idx"}
-            for spec in self.layers
-        }
+        self.full = str(f.attrs.get("record_mode", "full")) == "full"
+        self.ds = {spec.name: snapshot_datasets(f["layers"][spec.name]) for spec in self.layers}
         self.samples = {s.name: f["layers"][s.name]["sample_idx"][()] for s in self.layers}
         self.index = {k: f["index"][k] for k in fmt.INDEX_COLUMNS}
         self.metrics = {k: f["metrics"][k] for k in fmt.METRIC_COLUMNS}
@@ -122,9 +126,10 @@ class WriterSession:
                 prev_kept=self.prev_kept.get(name),
             )
             rows = self.rows[name]
-            rows["magnitude"].write(n, snap.magnitude)
-            rows["mask"].write(n, snap.mask)
-            rows["kept"].write(n, snap.kept)
+            if self.full:
+                rows["magnitude"].write(n, snap.magnitude)
+                rows["mask"].write(n, snap.mask)
+                rows["kept"].write(n, snap.kept)
             for key, value in vars(snap.stats).items():
                 rows[key].write(n, value)
             rows["sample_value"].write(n, weights[name].reshape(-1)[self.samples[name]])
@@ -184,6 +189,7 @@ def new_session(
     sample_per_layer: int,
     seed: int,
     compression: str | None,
+    mode: str = "full",
     **attrs: Any,
 ) -> WriterSession:
     """Create a fresh run file at ``path`` and open it for SWMR writing.
@@ -196,7 +202,9 @@ def new_session(
     tmp = path.with_name(path.name + ".creating")
     f = h5py.File(tmp, "w", libver="latest")
     try:
-        create_layout(f, layers=layers, root_attrs=root, samples=samples, compression=compression)
+        create_layout(
+            f, layers=layers, root_attrs=root, samples=samples, compression=compression, mode=mode
+        )
         session = WriterSession(f, layers=layers)
         os.replace(tmp, path)  # POSIX: the open handle follows the file
         return session

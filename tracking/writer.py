@@ -32,7 +32,7 @@ _POLL_S = 0.2
 
 
 class RunWriter:
-    """Writes one run file (format v1). Use as a context manager or call :meth:`close`.
+    """Writes one run file. Use as a context manager or call :meth:`close`.
 
     Args:
         path: the ``.h5`` file to create (or to continue with ``resume_from``).
@@ -54,6 +54,9 @@ class RunWriter:
             Pays for pruned runs (ResNet-50 at 20% density: lzf 2.8x smaller magnitudes)
             at about +0.4 s of background CPU per ResNet-50 snapshot; see the benchmark.
             A resumed file keeps the compression it was created with.
+        mode: "full" (default: every magnitude and bitset) or "stats" (statistics, channel
+            counts and sampled weights only, about 1% of the bytes; a resumed file keeps
+            its mode). See docs/run-format.md.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class RunWriter:
         overwrite: bool = False,
         max_queue: int = 2,
         compression: str | None = None,
+        mode: str = "full",
     ) -> None:
         self.path = Path(path)
         self._specs = {spec.name: spec for spec in layers}
@@ -99,6 +103,7 @@ class RunWriter:
                 sample_per_layer=sample_per_layer,
                 seed=seed,
                 compression=compression,
+                mode=mode,
                 **args,
             )
         else:

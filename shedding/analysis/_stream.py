@@ -80,6 +80,9 @@ def read_rows(run: Run, layer: str, name: str, snapshots: Sequence[int]) -> np.n
     reader's ``rows`` method when it has one, else its dataset handle, else the public
     per-row methods.
     """
+    require = getattr(run, "require_magnitudes", None)
+    if require is not None:  # a statistics-only file: one clear line, not a KeyError
+        require(f"reading {layer}'s {name} rows")
     idx = [int(s) % len(run) for s in snapshots]
     rows = getattr(run, "rows", None)
     if rows is not None:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.tracking import tracking_fakes as fakes
 from tracking import (
+    FORMAT_VERSION,
     DamagedRunFile,
     MissingRunFile,
     NotARunFile,
@@ -111,7 +112,7 @@ def test_newer_version_says_upgrade(real_run, tmp_path):
     newer = tmp_path / "v2.h5"
     shutil.copy(real_run, newer)
     with h5py.File(newer, "r+") as f:
-        f.attrs["format_version"] = 2
+        f.attrs["format_version"] = FORMAT_VERSION + 1
     with pytest.raises(UnsupportedVersion, match="upgrade cascade-shedding"):
         open_run(newer)
 
