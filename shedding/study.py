@@ -43,7 +43,13 @@ STUDIES: dict[str, tuple[str, ...]] = {
         "full-regimes-lr",
         "full-regimes-width",
     ),
-    "regimes": ("regimes", "regimes-ablation", "regimes-budget", "regimes-harvest"),
+    "regimes": (
+        "regimes",
+        "regimes-ft",
+        "regimes-ablation",
+        "regimes-budget",
+        "regimes-harvest",
+    ),
 }
 #: The regime of full.toml: the reference row of the regime tables.
 REGIME_KEYS = (
