@@ -1,7 +1,8 @@
-"""Run file format v1: names, version, grids and chunk shapes (no I/O here).
+"""Run file format: names, version, grids and chunk shapes (no I/O here).
 
 Everything the writer creates and the reader expects is named in this module, so the two
-cannot drift apart. See README "Run file format v1" for the layout table.
+cannot drift apart. See README "Run file format v1" for the layout table; version 2 adds
+free-form phase labels and metrics (:mod:`tracking.labels`) and changes nothing else.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from typing import Any
 import numpy as np
 
 FORMAT_NAME = "cascade-shedding-run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 STATUSES = ("running", "complete", "crashed", "interrupted")
-PHASES = ("dense", "retrain")
+PHASES = ("dense", "retrain")  # codes 0 and 1; v2 files append free-form labels
 
 # Threshold grids (float64). Counts are "#kept with magnitude < threshold" (strict <), the
 # threshold rounded to float32 (see stats.threshold_f32).

@@ -18,6 +18,7 @@ from h5py import h5s
 
 from tracking import format as fmt
 from tracking.errors import RecordError
+from tracking.labels import create_label_datasets
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def create_layout(
     samples: dict[str, np.ndarray],
     compression: str | None = None,
 ) -> None:
-    """Create every group, dataset and attribute of an empty v1 run file.
+    """Create every group, dataset and attribute of an empty run file (current format).
 
     Args:
         f: a file opened for writing with ``libver="latest"`` (SWMR needs it).
@@ -103,6 +104,7 @@ def create_layout(
     metrics = f.create_group("metrics")
     for name, dtype in fmt.METRIC_COLUMNS.items():
         _resizable(metrics, name, dtype, 0)
+    create_label_datasets(f)
     events = f.create_group("events")
     events.create_dataset(
         "bytes", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(16384,), fillvalue=0
