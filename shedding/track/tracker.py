@@ -33,6 +33,8 @@ from shedding.track.reference import event_dict, prune_reference
 from shedding.track.sources import LayerFilter, MaskReader, find_layers, raw_weight
 from tracking import LayerSpec, RecordError, RunWriter, open_run
 
+#: names a metric cannot have: the index columns every /metrics row already has
+RESERVED = frozenset({"epoch", "phase", "round", "lr", "wall_time", "n_snapshots", "step"})
 _OPEN: set[Path] = set()  # files a Tracker of this process is writing
 _OPEN_LOCK = threading.Lock()
 
@@ -219,6 +221,12 @@ class Tracker:
     ) -> None:
         """Log one row of metrics (any numeric names) without a snapshot."""
         self._check_open("log()")
+        clash = sorted(RESERVED & set(metrics))
+        if clash:
+            raise TrackerError(
+                f"metric names {clash} are reserved (every row has them); rename them, "
+                "e.g. 'val_round'"
+            )
         try:
             self._writer.log_metrics(  # type: ignore[union-attr]
                 epoch=float(epoch),
@@ -281,6 +289,11 @@ class Tracker:
         if snapshot:
             self.snapshot(epoch=epoch, phase=phase)
         return event
+
+    def masks_changed(self) -> bool:
+        """True when torch.nn.utils.prune replaced a ``weight_mask`` since the last prune
+        event (the trainer callbacks call :meth:`prune_event` then)."""
+        return bool(self._reader.changed_buffers())
 
     pruned = prune_event  # alias: ``tracker.pruned()`` reads well after pruning
 
