@@ -20,6 +20,7 @@ EXAMPLES: dict[str, str] = {
     "study": "shedding study full --jobs 2   # the full MNIST-1D study, then its tables",
     "inspect": "shedding inspect data/runs/mnist1d-demo-1a2b3c4d5e6f.h5",
     "analyze": "shedding analyze data/runs/*.h5 --threshold-rule layer_relative --threshold 0.01",
+    "link": "shedding link runs/pruned.h5 runs/control.h5",
     "compare": "shedding compare data/runs --by prune.method,retrain.protocol",
     "report": "shedding report data/runs -o report.html",
     "export": "shedding export data/runs --format parquet -o exported/",
@@ -189,6 +190,13 @@ def _cmd_analyze(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_link(a: argparse.Namespace) -> int:
+    from shedding.analysis.link import link_control
+
+    print(link_control(a.run, a.control))
+    return 0
+
+
 def _cmd_compare(a: argparse.Namespace) -> int:
     from shedding.analysis.cli_format import compare_text
 
@@ -342,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
             )
         else:
             _add_by(p)
+
+    p = add(
+        "link", "make CONTROL the unpruned control run of RUN (files of your own loop)", _cmd_link
+    )
+    p.add_argument("run", help="the pruned run file (.h5)")
+    p.add_argument("control", help="its control: the same loop without pruning (.h5)")
 
     p = add("report", "write one self-contained HTML report of a runs directory", _cmd_report)
     p.add_argument("runs_dir", nargs="?", default="data/runs")

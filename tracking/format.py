@@ -1,7 +1,9 @@
 """Run file format: names, version, grids and chunk shapes (no I/O here).
 
 Everything the writer creates and the reader expects is named in this module, so the two
-cannot drift apart. docs/run-format.md describes the layout.
+cannot drift apart. docs/run-format.md describes the layout; version 2 adds named
+dimensions, the statistics-only record mode and free-form phase labels and metrics
+(:mod:`tracking.labels`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from typing import Any
 import numpy as np
 
 FORMAT_NAME = "cascade-shedding-run"
-FORMAT_VERSION = 2  # v1 files (no dimension scales, always "full") stay readable
+FORMAT_VERSION = 2  # v1 files (no dimension scales, no labels, always "full") stay readable
+READABLE_VERSIONS = (1, 2)
 
 STATUSES = ("running", "complete", "crashed", "interrupted")
-PHASES = ("dense", "retrain")
+PHASES = ("dense", "retrain")  # codes 0 and 1; v2 files append free-form labels
 
 # Threshold grids (float64). Counts are "#kept with magnitude < threshold" (strict <), the
 # threshold rounded to float32 (see stats.threshold_f32).

@@ -19,6 +19,7 @@ from h5py import h5s
 from tracking import dims
 from tracking import format as fmt
 from tracking.errors import RecordError
+from tracking.labels import create_label_datasets
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def create_layout(
     metrics = f.create_group("metrics")
     for name, dtype in fmt.METRIC_COLUMNS.items():
         dims.attach(_resizable(metrics, name, dtype, 0), root_dims["metric_row"])
+    create_label_datasets(f)
     events = f.create_group("events")
     blob = events.create_dataset(
         "bytes", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(16384,), fillvalue=0

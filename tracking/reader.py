@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from tracking import format as fmt
+from tracking import labels
 from tracking.errors import DamagedRunFile, NoMagnitudes, UnsupportedVersion
 from tracking.opening import open_hdf5
 
@@ -154,7 +155,8 @@ class Run:
             ) from e
 
     def _decode_phase(self, codes: np.ndarray) -> np.ndarray:
-        names = np.array([*self._phases, ""], dtype=object)
+        phases = labels.phase_names(self._f, self._phases, swmr=self._swmr)
+        names = np.array([*phases, ""], dtype=object)
         return names[np.where(codes < 0, len(self._phases), codes)].astype(str)
 
     @property
@@ -166,14 +168,16 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, np.ndarray]:
-        """Per-epoch metric columns (NaN where not logged); phase decoded to str."""
+        """Per-epoch metric columns (NaN where not logged); phase decoded to str; in v2
+        files also every free-form metric (a column per name)."""
         g = self._f["metrics"]
         if self._swmr:
             g[fmt.METRICS_MARKER].refresh()
         n = _committed(g[fmt.METRICS_MARKER], np.nan)
         cols = {k: self._read(g[k], n) for k in fmt.METRIC_COLUMNS}
         cols["phase"] = self._decode_phase(cols["phase"])
-        return cols
+        extra = labels.extra_metrics(g, n, swmr=self._swmr)
+        return {**cols, **{k: v for k, v in extra.items() if k not in cols}}
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -312,9 +316,9 @@ class Run:
         return f"Run({str(self.path)!r}, {len(self)} snapshots, status={self.status!r})"
 
 
-# format_version -> reader class; v2 only adds dimension scales and the "stats" mode, which
-# the same reader handles (absent on a v1 file)
-_READERS = {1: Run, 2: Run}
+# format_version -> reader class; v2 adds dimension scales, the "stats" mode and labels,
+# which the same reader handles (absent on a v1 file)
+_READERS = dict.fromkeys(fmt.READABLE_VERSIONS, Run)
 
 
 def open_run(path: str | os.PathLike[str]) -> Run:

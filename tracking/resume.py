@@ -19,6 +19,7 @@ import numpy as np
 
 from tracking import format as fmt
 from tracking.errors import RecordError
+from tracking.labels import copy_labels
 from tracking.layout import LayerSpec, create_layout
 from tracking.reader import Run, _committed, open_run
 from tracking.session import WriterSession, root_attrs, snapshot_datasets
@@ -59,6 +60,7 @@ def _copy_prefix(run: Run, dst: h5py.File, n: int) -> None:
     keep = int(np.count_nonzero(m_src["n_snapshots"][:n_rows] <= n))
     for key in fmt.METRIC_COLUMNS:
         _copy_rows(m_src[key], dst["metrics"][key], keep)
+    copy_labels(src, dst, keep)
     e_src = src["events"]
     n_events = _committed(e_src[fmt.EVENTS_MARKER], -1)
     keep = int(np.count_nonzero(e_src["n_snapshots"][:n_events] <= n))

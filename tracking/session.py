@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from tracking import format as fmt
+from tracking import labels
 from tracking.errors import RecordError
 from tracking.layout import LayerSpec, RowAppender, create_layout, sample_indices, write_row
 from tracking.stats import compute_layer_snapshot
@@ -95,6 +96,7 @@ class WriterSession:
         self.metrics = {k: f["metrics"][k] for k in fmt.METRIC_COLUMNS}
         self.events = {k: f["events"][k] for k in ("bytes", *fmt.EVENT_COLUMNS)}
         self.status = f["status"]
+        self.phases = labels.phase_names(f, list(fmt.PHASES), swmr=False)
         # per-snapshot row writers; every dataset but the marker grows in blocks of rows
         self.rows = {
             name: {k: RowAppender(ds, block=_GROW_ROWS) for k, ds in group.items()}
@@ -145,11 +147,20 @@ class WriterSession:
         self.f.flush()
         self.n = n + 1
 
-    def write_metrics(self, values: Mapping[str, Any]) -> None:
-        """Commit one /metrics row (``wall_time`` last)."""
+    def add_phase(self, name: str) -> None:
+        """Append a phase label (its code is its row) before any row uses the code."""
+        ds = self.f[labels.PHASE_DATASET]
+        write_row(ds, len(self.phases), np.bytes_(name.encode()))
+        self.f.flush()
+        self.phases.append(name)
+
+    def write_metrics(self, values: Mapping[str, Any], extra: bytes = b"") -> None:
+        """Commit one /metrics row (``wall_time`` last) and its free-form metrics JSON."""
         for key, ds in self.metrics.items():
             if key != fmt.METRICS_MARKER:
                 write_row(ds, self.n_metrics, values[key])
+        m = self.f["metrics"]
+        labels.append_stream(m[labels.EXTRA_BYTES], m[labels.EXTRA_END], self.n_metrics, extra)
         self.f.flush()
         write_row(self.metrics[fmt.METRICS_MARKER], self.n_metrics, values[fmt.METRICS_MARKER])
         self.f.flush()

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tracking import format as fmt
+from tracking import labels
 from tracking.buffers import SnapshotBuffers, as_arrays
 from tracking.errors import RecordError, WriterFailed
 from tracking.layout import LayerSpec
@@ -32,7 +33,7 @@ _POLL_S = 0.2
 
 
 class RunWriter:
-    """Writes one run file. Use as a context manager or call :meth:`close`.
+    """Writes one run file (the current format). Use as a context manager or call :meth:`close`.
 
     Args:
         path: the ``.h5`` file to create (or to continue with ``resume_from``).
@@ -109,6 +110,7 @@ class RunWriter:
         else:
             self._session = resume_session(self.path, resume_from=resume_from, **args)
         self._n_recorded = self._session.n
+        self._phases = list(self._session.phases)  # the training thread's copy
         self._error: BaseException | None = None
         self._closed = False
         # items in write order; snapshots are bounded by the buffer pool, not by the queue
@@ -164,7 +166,8 @@ class RunWriter:
         Blocks while ``max_queue`` snapshots are already waiting (backpressure).
 
         Args:
-            step, epoch, phase, round, lr: index row ("dense" or "retrain"; round 0 = dense).
+            step, epoch, phase, round, lr: index row (phase: "dense", "retrain" or any
+                label; round 0 = before the first prune event).
             weights: layer -> float32 signed effective weights of the layer's shape.
             masks: layer -> bool pruning mask of the layer's shape (True = kept).
             bn_gamma: layer -> BN gamma (C,) for layers with a BN layer; missing -> NaN.
@@ -194,19 +197,18 @@ class RunWriter:
         self._n_recorded += 1
 
     def log_metrics(self, **row: Any) -> None:
-        """Append one /metrics row (epoch, phase, round, losses, accuracies, lr, wall_time)."""
-        allowed = set(fmt.METRIC_COLUMNS) - {"n_snapshots"}
-        unknown = sorted(set(row) - allowed)
-        if unknown:
-            raise RecordError(f"log_metrics: unknown keys {unknown}; valid: {sorted(allowed)}")
+        """Append one /metrics row: epoch, phase, round, lr, wall_time and any numeric
+        metric (train_loss, test_acc... have columns; other names are stored as free-form
+        metrics). Raises RecordError on a value that is not a number."""
+        fixed, extra = labels.split_metrics(row)
         values: dict[str, Any] = {k: np.nan for k in fmt.METRIC_COLUMNS}
-        values.update(row)
+        values.update(fixed)
         values["phase"] = self._phase_code(row["phase"]) if "phase" in row else -1
         values["round"] = int(row.get("round", -1))
         values["n_snapshots"] = self._n_recorded
         if "wall_time" not in row:
             values["wall_time"] = time.time()
-        self._put(("metrics", values))
+        self._put(("metrics", values, labels.encode_extra(extra) if extra else b""))
 
     def log_event(self, event: Mapping[str, Any]) -> None:
         """Append one prune event (a JSON-serialisable dict) to /events."""
@@ -268,11 +270,11 @@ class RunWriter:
                 f"unknown {extra}"
             )
 
-    @staticmethod
-    def _phase_code(phase: str) -> int:
-        if phase not in fmt.PHASES:
-            raise RecordError(f"phase {phase!r} is not one of {fmt.PHASES}")
-        return fmt.PHASES.index(phase)
+    def _phase_code(self, phase: str) -> int:
+        if phase not in self._phases:
+            self._put(("phase", labels.check_phase(phase)))  # named before first use
+            self._phases.append(phase)
+        return self._phases.index(phase)
 
     def _put(self, item: tuple[Any, ...]) -> None:
         if self._closed:
@@ -323,7 +325,9 @@ class RunWriter:
             row, arrays = item[1], item[2]
             self._session.write_snapshot(row, arrays.weights, arrays.masks, arrays.gammas)
         elif kind == "metrics":
-            self._session.write_metrics(item[1])
+            self._session.write_metrics(item[1], item[2])
+        elif kind == "phase":
+            self._session.add_phase(item[1])
         elif kind == "event":
             self._session.write_event(item[1], item[2])
         elif kind == "reference":

@@ -1,4 +1,4 @@
-"""The committed v1 example file, and clear errors for files that are not readable runs."""
+"""The committed v1 and v2 example files, and clear errors for files that are not readable runs."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from tracking import (
 )
 
 EXAMPLE_V1 = Path(__file__).resolve().parents[1] / "data" / "run_v1_example.h5"
+EXAMPLE_V2 = EXAMPLE_V1.with_name("run_v2_example.h5")
 
 
 def test_committed_v1_example_reads_with_exact_values():
@@ -68,6 +69,29 @@ def test_committed_v1_example_reads_with_exact_values():
         np.testing.assert_array_equal(values[:, 0], np.float32([0.4, 0.4, 0.0001]))
 
 
+def test_committed_v2_example_reads_free_form_phases_and_metrics():
+    with open_run(EXAMPLE_V2) as run:
+        assert run.format_version == 2 and run.status == "complete" and len(run) == 3
+        assert run.run_id == "example-v2" and run.control == "example-v2-control"
+        idx = run.index
+        assert idx.phase.tolist() == ["warmup", "finetune", "finetune"]
+        assert idx.round.tolist() == [0, 1, 1] and idx.step.tolist() == [0, 5, 10]
+        m = run.metrics
+        assert m["phase"].tolist() == ["warmup", "finetune", "finetune"]
+        assert m["train_loss"].tolist() == [1.0, 0.75, 0.5]
+        np.testing.assert_allclose(m["top5"], [0.8, 0.85, 0.9])
+        assert np.isnan(m["val_ppl"][:2]).all() and m["val_ppl"][2] == 12.5
+        assert np.isnan(m["test_acc"]).all()
+        assert run.events == [
+            {"amount": 0.25, "method": "l1_unstructured", "round": 1, "n_snapshots": 1}
+        ]
+        assert run.mask("fc1", 1).astype(int).tolist() == [[1, 0, 1], [1, 1, 0]]
+        fc1, fc2 = run.stats("fc1"), run.stats("fc2")
+        assert fc1.n_kept.tolist() == [6, 4, 4] and fc2.n_kept.tolist() == [2, 2, 2]
+        assert fc1.ref_source.tolist() == [0, 1, 1] and fc2.ref_rms[1:].tolist() == [0.5, 0.5]
+        assert fc2.below_rel[:, 8].tolist() == [0, 0, 1]  # 1e-4 < 1% of the 0.5 reference
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(MissingRunFile, match="does not exist") as err:
         open_run(tmp_path / "nope.h5")
@@ -109,7 +133,7 @@ def test_truncated_file_is_damaged(real_run, tmp_path):
 
 
 def test_newer_version_says_upgrade(real_run, tmp_path):
-    newer = tmp_path / "v2.h5"
+    newer = tmp_path / "newer.h5"
     shutil.copy(real_run, newer)
     with h5py.File(newer, "r+") as f:
         f.attrs["format_version"] = FORMAT_VERSION + 1

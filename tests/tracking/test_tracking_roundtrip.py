@@ -246,10 +246,10 @@ def test_bad_arguments_raise_record_errors(tmp_path):
             w.record(**dict(s, weights={k: v for k, v in s["weights"].items() if k != "fc"}))
         with pytest.raises(RecordError, match=r"shape \(3, 3\), expected \(10, 64\)"):
             w.record(**dict(s, weights={**s["weights"], "fc": np.zeros((3, 3))}))
-        with pytest.raises(RecordError, match="phase 'warmup'"):
-            w.record(**dict(s, phase="warmup"))
-        with pytest.raises(RecordError, match="unknown keys"):
-            w.log_metrics(epoch=1, accuracy=3)
+        with pytest.raises(RecordError, match="phase '' must be a non-empty string"):
+            w.record(**dict(s, phase=""))
+        with pytest.raises(RecordError, match="metric 'accuracy' = 'high' is not a number"):
+            w.log_metrics(epoch=1, accuracy="high")
         with pytest.raises(RecordError, match="unknown layers"):
             w.set_reference(layer_rms={"nope": 1.0}, gmp_threshold=None)
         with pytest.raises(RecordError, match="JSON"):
