@@ -31,7 +31,7 @@ from shedding.prune_round import prune_round
 from shedding.pruning import round_amounts, split_budget, validate_prune_config
 from shedding.pruning.masks import MaskSet
 from shedding.pruning.prunable import bn_after, prunable_layers
-from shedding.recording import Recorder, layer_specs, replay_dense
+from shedding.recording import Recorder, layer_specs, replay_dense, select_layers
 from shedding.retrain import match_width, plan_retraining, validate_retrain_config
 from shedding.setup import make_batches, resolve_device, sigterm_as_interrupt, wrap_ddp
 from shedding.train import checkpoint as ckpt
@@ -74,12 +74,23 @@ def validate(cfg: ExperimentConfig) -> None:
         )
     if cfg.record.per_epoch < 1:
         raise ConfigError(f"record.per_epoch={cfg.record.per_epoch} must be >= 1")
+    validate_scaling(cfg.record)
     amounts = round_amounts(cfg.prune)
     if cfg.retrain.protocol in runs.NO_CONTROL_PROTOCOLS and len(amounts) > 1:
         raise ConfigError(
             f"retrain.protocol={cfg.retrain.protocol!r} trains the one-shot pruned size from "
             "scratch; set prune.mode='oneshot'"
         )
+
+
+def validate_scaling(record: Any) -> None:
+    """The recording-that-scales fields of ``record`` (mode, every_epochs, every_steps)."""
+    if record.mode not in ("full", "stats"):
+        raise ConfigError(f"record.mode={record.mode!r} must be 'full' or 'stats'")
+    if record.every_epochs < 1:
+        raise ConfigError(f"record.every_epochs={record.every_epochs} must be >= 1")
+    if record.every_steps < 0:
+        raise ConfigError(f"record.every_steps={record.every_steps} must be >= 0 (0: off)")
 
 
 def run_experiment(
@@ -183,6 +194,7 @@ def run_experiment(
     if protocol != "reduced":
         masks = MaskSet(model, list(layers))
 
+    recorded = select_layers(layers, cfg.record.layers)
     writer = None
     state: dict[str, Any] | None = None
     if resume and ck_path.exists():
@@ -190,7 +202,7 @@ def run_experiment(
     if info.is_main and cfg.record.enabled:
         writer = RunWriter(
             path,
-            layers=layer_specs(layers, bn_names),
+            layers=layer_specs(recorded, bn_names),
             config=to_dict(cfg),
             environment=runs.environment(device),
             run_id=runs.run_id(cfg),
@@ -200,13 +212,16 @@ def run_experiment(
             resume_from=state["n_committed"] if state else None,
             overwrite=overwrite or (resume and state is None),
             compression=cfg.record.compression,
+            mode=cfg.record.mode,
         )
     recorder = Recorder(
         writer,
-        layers,
-        bn={n: bn_modules[b] for n, b in bn_names.items()},
+        recorded,
+        bn={n: bn_modules[b] for n, b in bn_names.items() if n in recorded},
         masks=masks,
         per_epoch=cfg.record.per_epoch,
+        every_epochs=cfg.record.every_epochs,
+        every_steps=cfg.record.every_steps,
     )
     status = "crashed"
     test_acc = dense_acc

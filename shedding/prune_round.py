@@ -105,5 +105,7 @@ def prune_round(
                 "per_layer": per_layer,
             }
         )
-        writer.set_reference(layer_rms=layer_rms, gmp_threshold=threshold)
+        recorded = set(writer.layer_names)  # record.layers may record only some layers
+        refs = {n: v for n, v in layer_rms.items() if n in recorded}
+        writer.set_reference(layer_rms=refs, gmp_threshold=threshold)
     return plan, optimizer, amount, d

@@ -110,7 +110,8 @@ def cascade_summary(
         run: an open run.
         rule, c: threshold rule and multiplier (as :func:`shed_curve`).
         revivals: count distinct revived weights (streams the rounds' magnitudes);
-            False leaves ``revived`` None and streams only what counts need.
+            False leaves ``revived`` None and streams only what counts need. A
+            statistics-only run has no magnitudes to stream: ``revived`` stays None.
 
     Returns:
         One :class:`RoundSummary` per round present in the index, in order.
@@ -127,6 +128,7 @@ def cascade_summary(
     spans = round_spans(_cache.index(run))
     if not spans:
         return []
+    revivals = revivals and getattr(run, "has_magnitudes", True)
     chans, revived = _channels_and_revivals(run, curve, spans, revivals=revivals)
     gammas = {i.name: _cache.stats(run, i.name).bn_gamma for i in run.layers}
     events = {int(e.get("round", -1)): e for e in run.events}
