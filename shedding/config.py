@@ -129,7 +129,8 @@ class RecordConfig:
     its cached epoch states); ``layers`` records only the layers whose names match one of
     these names or globs (``"layer4.*"``); ``mode = "stats"`` stores the per-layer
     statistics, channel counts and sampled weights but no magnitudes or bitsets (about 1%
-    of the bytes; see docs/run-format.md).
+    of the bytes; see docs/run-format.md). ``tensorboard = "DIR"`` logs the finished run's
+    shed fraction, effective sparsity, C and C excess per layer and round to TensorBoard.
     """
 
     enabled: bool = True
@@ -142,6 +143,7 @@ class RecordConfig:
     every_epochs: int = 1
     every_steps: int = 0
     layers: tuple[str, ...] = ()
+    tensorboard: str = ""
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,16 @@ def validate(cfg: ExperimentConfig) -> None:
         )
 
 
+def log_to_tensorboard(path: Path, logdir: str) -> Path:
+    """The finished run's per-round scalars into ``logdir/<run_id>`` (with its control's
+    excess when the control is already beside it)."""
+    from shedding.analysis.to_tensorboard import log_run
+    from tracking import open_run
+
+    with open_run(path) as run:
+        return log_run(run, logdir)
+
+
 def validate_scaling(record: Any) -> None:
     """The recording-that-scales fields of ``record`` (mode, every_epochs, every_steps)."""
     if record.mode not in ("full", "stats"):
@@ -326,6 +336,8 @@ def run_experiment(
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
         cleanup(info)
+    if cfg.record.tensorboard and info.is_main and writer is not None:
+        log_to_tensorboard(path, cfg.record.tensorboard)
     sparsity = masks.sparsity() if masks is not None else 0.0
     return RunResult(
         runs.run_id(cfg),

@@ -92,3 +92,16 @@ def test_a_layer_pattern_matching_nothing_is_one_clear_error(data_root, tmp_path
 def test_bad_recording_fields_fail_before_training(data_root, tmp_path, override, message):
     with pytest.raises(ConfigError, match=message):
         run_experiment(tiny_config(override), data_root=data_root, runs_dir=tmp_path)
+
+
+def test_the_engine_logs_the_finished_run_to_tensorboard(data_root, tmp_path):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    logdir = tmp_path / "tb"
+    cfg = tiny_config(f'record.tensorboard="{logdir}"', "prune.sparsity=0.4")
+    res = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    acc = accumulator.EventAccumulator(str(logdir / res.path.stem))
+    acc.Reload()
+    with open_run(res.path) as run:
+        (r,) = cascade_summary(run)
+        assert [e.value for e in acc.Scalars("C/all")] == [pytest.approx(r.cascade_ratio)]
+        assert {f"C/{i.name}" for i in run.layers} <= set(acc.Tags()["scalars"])
