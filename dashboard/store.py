@@ -30,7 +30,7 @@ from typing import Any
 from dashboard.catalog import RunCatalog, RunFile
 from dashboard.jobs import Jobs
 from shedding.analysis.runs import BAD_FILE_ERRORS, describe_error
-from tracking import Run, TrackingError, open_run
+from tracking import NoMagnitudes, Run, TrackingError, open_run
 
 
 class CachedRun:
@@ -193,6 +193,9 @@ class RunStore:
                 raise RunUnavailable(entry.error or "unreadable")
             try:
                 yield entry.run
+            except NoMagnitudes as e:
+                # a statistics-only file is fine; only this view needs magnitudes
+                raise RunUnavailable(str(e)) from e
             except (TrackingError, OSError) as e:
                 # a handle that failed mid-read may be stale (file replaced): reopen next time
                 self._close(entry)

@@ -24,6 +24,7 @@ EXAMPLES: dict[str, str] = {
     "compare": "shedding compare data/runs --by prune.method,retrain.protocol",
     "report": "shedding report data/runs -o report.html",
     "export": "shedding export data/runs --format parquet -o exported/",
+    "tensorboard": "shedding tensorboard data/runs --logdir tb/   # then: tensorboard --logdir tb/",
     "dashboard": "shedding dashboard data/runs --port 8050",
     "presets": "shedding presets",
     "config": "shedding config mnist1d-demo --set train.lr=0.05",
@@ -224,6 +225,18 @@ def _cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tensorboard(a: argparse.Namespace) -> int:
+    from shedding.analysis.runs import load_runs
+    from shedding.analysis.to_tensorboard import log_run
+
+    with load_runs(a.runs) as rs:
+        for path, why in rs.bad:
+            print(f"skipped {path}: {why}", file=sys.stderr)
+        for run in rs:
+            print(f"wrote {log_run(run, a.logdir, rule=a.threshold_rule, c=a.threshold)}")
+    return 0
+
+
 def _cmd_dashboard(a: argparse.Namespace) -> int:
     from dashboard.app import serve
 
@@ -371,6 +384,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run files or directories")
     p.add_argument("--format", default="parquet", choices=["parquet", "csv"])
     p.add_argument("-o", "--output", required=True, help="folder for the tables")
+    _add_threshold(p)
+
+    p = add(
+        "tensorboard",
+        "log shed fraction, effective sparsity, C and C excess per layer and round",
+        _cmd_tensorboard,
+    )
+    p.add_argument("runs", nargs="+", help="run files or directories")
+    p.add_argument("--logdir", required=True, help="TensorBoard log directory")
     _add_threshold(p)
 
     p = add("dashboard", "serve the web dashboard over a runs directory", _cmd_dashboard)

@@ -110,16 +110,21 @@ def executor_parameters(table: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, types):
             kinds = " or ".join(t.__name__ for t in types)
             raise ConfigError(f"[executor] {key} = {value!r} must be {kinds}")
-        if key == "time":
-            value = time_minutes(value)
-        elif key == "sbatch":
-            value = sbatch_options(value)
-        elif key == "setup":
-            value = [str(v) for v in value]
-        elif isinstance(value, int | float) and value <= 0:
-            raise ConfigError(f"[executor] {key} = {value!r} must be positive")
-        params[name] = value
+        params[name] = _converted(key, value)
     return params
+
+
+def _converted(key: str, value: Any) -> Any:
+    """A type-checked [executor] value as submitit takes it."""
+    if key == "time":
+        return time_minutes(value)
+    if key == "sbatch":
+        return sbatch_options(value)
+    if key == "setup":
+        return [str(v) for v in value]
+    if isinstance(value, int | float) and value <= 0:
+        raise ConfigError(f"[executor] {key} = {value!r} must be positive")
+    return value
 
 
 def make_executor(cluster: str, folder: Path, table: Mapping[str, Any]) -> Any:

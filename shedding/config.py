@@ -153,6 +153,15 @@ class RecordConfig:
     just before and just after every prune event. ``compression = "lzf"`` stores long pruned
     runs about 2.8x smaller for ~0.4 s of background CPU per ResNet-50 snapshot (measured);
     off by default because dense magnitudes do not compress.
+
+    Recording that scales (all off by default): ``every_epochs = k`` records the epoch-end
+    snapshot of every k-th epoch only (and always a phase's last epoch); ``every_steps = k``
+    adds a snapshot every k optimizer steps of retraining (the dense phase is replayed from
+    its cached epoch states); ``layers`` records only the layers whose names match one of
+    these names or globs (``"layer4.*"``); ``mode = "stats"`` stores the per-layer
+    statistics, channel counts and sampled weights but no magnitudes or bitsets (about 1%
+    of the bytes; see docs/run-format.md). ``tensorboard = "DIR"`` logs the finished run's
+    shed fraction, effective sparsity, C and C excess per layer and round to TensorBoard.
     """
 
     enabled: bool = True
@@ -161,6 +170,11 @@ class RecordConfig:
     record_dense: bool = True
     sample_per_layer: int = 256
     compression: str | None = None
+    mode: str = "full"
+    every_epochs: int = 1
+    every_steps: int = 0
+    layers: tuple[str, ...] = ()
+    tensorboard: str = ""
 
 
 @dataclass(frozen=True)

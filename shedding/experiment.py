@@ -32,7 +32,7 @@ from shedding.pruning import round_amounts, split_budget, validate_prune_config
 from shedding.pruning.masks import MaskSet
 from shedding.pruning.prunable import bn_after, prunable_layers
 from shedding.pruning.rounds import reached
-from shedding.recording import Recorder, layer_specs, replay_dense
+from shedding.recording import Recorder, layer_specs, replay_dense, select_layers
 from shedding.retrain import PROTOCOLS, match_width, plan_retraining, validate_retrain_config
 from shedding.retrain.optimizer import build_retrain_optimizer
 from shedding.setup import make_batches, resolve_device, sigterm_as_interrupt, wrap_ddp
@@ -75,12 +75,33 @@ def validate(cfg: ExperimentConfig) -> None:
         )
     if cfg.record.per_epoch < 1:
         raise ConfigError(f"record.per_epoch={cfg.record.per_epoch} must be >= 1")
+    validate_scaling(cfg.record)
     amounts = round_amounts(cfg.prune)
     if PROTOCOLS.get(cfg.retrain.protocol).oneshot_only and len(amounts) > 1:
         raise ConfigError(
             f"retrain.protocol={cfg.retrain.protocol!r} trains the one-shot pruned size from "
             "scratch; set prune.mode='oneshot'"
         )
+
+
+def log_to_tensorboard(path: Path, logdir: str) -> Path:
+    """The finished run's per-round scalars into ``logdir/<run_id>`` (with its control's
+    excess when the control is already beside it)."""
+    from shedding.analysis.to_tensorboard import log_run
+    from tracking import open_run
+
+    with open_run(path) as run:
+        return log_run(run, logdir)
+
+
+def validate_scaling(record: Any) -> None:
+    """The recording-that-scales fields of ``record`` (mode, every_epochs, every_steps)."""
+    if record.mode not in ("full", "stats"):
+        raise ConfigError(f"record.mode={record.mode!r} must be 'full' or 'stats'")
+    if record.every_epochs < 1:
+        raise ConfigError(f"record.every_epochs={record.every_epochs} must be >= 1")
+    if record.every_steps < 0:
+        raise ConfigError(f"record.every_steps={record.every_steps} must be >= 0 (0: off)")
 
 
 def run_experiment(
@@ -184,6 +205,7 @@ def run_experiment(
     if not reshapes:
         masks = MaskSet(model, list(layers))
 
+    recorded = select_layers(layers, cfg.record.layers)
     writer = None
     state: dict[str, Any] | None = None
     if resume and ck_path.exists():
@@ -191,7 +213,7 @@ def run_experiment(
     if info.is_main and cfg.record.enabled:
         writer = RunWriter(
             path,
-            layers=layer_specs(layers, bn_names),
+            layers=layer_specs(recorded, bn_names),
             config=to_dict(cfg),
             environment=runs.environment(device),
             run_id=runs.run_id(cfg),
@@ -201,13 +223,16 @@ def run_experiment(
             resume_from=state["n_committed"] if state else None,
             overwrite=overwrite or (resume and state is None),
             compression=cfg.record.compression,
+            mode=cfg.record.mode,
         )
     recorder = Recorder(
         writer,
-        layers,
-        bn={n: bn_modules[b] for n, b in bn_names.items()},
+        recorded,
+        bn={n: bn_modules[b] for n, b in bn_names.items() if n in recorded},
         masks=masks,
         per_epoch=cfg.record.per_epoch,
+        every_epochs=cfg.record.every_epochs,
+        every_steps=cfg.record.every_steps,
     )
     status = "crashed"
     test_acc = dense_acc
@@ -331,6 +356,8 @@ def run_experiment(
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
         cleanup(info)
+    if cfg.record.tensorboard and info.is_main and writer is not None:
+        log_to_tensorboard(path, cfg.record.tensorboard)
     sparsity = masks.sparsity() if masks is not None else 0.0
     return RunResult(
         runs.run_id(cfg),

@@ -21,7 +21,8 @@ def inspect_text(path: str | Path) -> str:
         idx = run.index
         lines = [
             f"{Path(path).name}",
-            f"  format     {run.format_version}   status {run.status}   run_id {run.run_id}",
+            f"  format     {run.format_version} ({run.record_mode})   status {run.status}   "
+            f"run_id {run.run_id}",
             f"  control    {run.control or '(none: this run has no unpruned control)'}",
         ]
         env = run.environment

@@ -164,7 +164,9 @@ def prune_round(
                 "per_layer": per_layer,
             }
         )
-        writer.set_reference(layer_rms=layer_rms, gmp_threshold=threshold)
+        recorded = set(writer.layer_names)  # record.layers may record only some layers
+        refs = {n: v for n, v in layer_rms.items() if n in recorded}
+        writer.set_reference(layer_rms=refs, gmp_threshold=threshold)
     return RoundStart(plan, optimizer, s, d, layer_rms)
 
 

@@ -6,8 +6,9 @@ and HDF5 writes happen on the writer's background thread.
 
 from __future__ import annotations
 
+import fnmatch
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from torch import nn
 
 from shedding.config import ExperimentConfig
 from shedding.dense import DensePhase
+from shedding.errors import ConfigError
 from shedding.train.callbacks import Callback, TrainContext
 
 
@@ -30,6 +32,9 @@ class Recorder(Callback):
         per_epoch: Snapshots per epoch; 1 records at each epoch end only.
         epoch_offset: Added to the phase's epoch count (retraining epochs continue the
             dense count in the index so plots have one time axis).
+        every_epochs: Record the epoch end of every k-th epoch only (a phase's last epoch
+            always); metrics are logged every epoch.
+        every_steps: Also record every k optimizer steps (0: never).
     """
 
     def __init__(
@@ -41,23 +46,32 @@ class Recorder(Callback):
         masks: Any | None = None,
         per_epoch: int = 1,
         epoch_offset: float = 0.0,
+        every_epochs: int = 1,
+        every_steps: int = 0,
     ) -> None:
         self.writer, self.layers, self.bn = writer, dict(layers), dict(bn or {})
         self.masks, self.per_epoch, self.epoch_offset = masks, per_epoch, epoch_offset
+        self.every_epochs, self.every_steps = max(1, every_epochs), max(0, every_steps)
         self.t0 = time.time()
 
     # -- hooks -------------------------------------------------------------------------
+    def epoch_due(self, epoch: int, epochs: int) -> bool:
+        """Whether the end of ``epoch`` (1-based) of a phase of ``epochs`` is recorded."""
+        return epoch % self.every_epochs == 0 or epoch >= epochs
+
     def on_step_end(self, ctx: TrainContext) -> None:
-        if self.per_epoch <= 1 or self.writer is None:
-            return
+        if self.writer is None or ctx.step % ctx.steps_per_epoch == 0:
+            return  # an epoch end: on_epoch_end decides
+        by_steps = self.every_steps > 0 and ctx.step % self.every_steps == 0
         every = max(1, ctx.steps_per_epoch // self.per_epoch)
-        if ctx.step % every == 0 and ctx.step % ctx.steps_per_epoch != 0:
+        if by_steps or (self.per_epoch > 1 and ctx.step % every == 0):
             self.snapshot(ctx)
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
         if self.writer is None:
             return
-        self.snapshot(ctx)
+        if self.epoch_due(ctx.epoch, ctx.epochs):
+            self.snapshot(ctx)
         self.writer.log_metrics(
             epoch=self.epoch_offset + ctx.epoch,
             phase=ctx.phase,
@@ -110,6 +124,23 @@ class Recorder(Callback):
         )
 
 
+def select_layers(layers: Mapping[str, nn.Module], patterns: Sequence[str]) -> dict[str, nn.Module]:
+    """The layers whose names match one of ``patterns`` (names or globs); all when empty.
+
+    Raises:
+        ConfigError: a pattern matches no layer (the message lists the layers).
+    """
+    if not patterns:
+        return dict(layers)
+    unmatched = [p for p in patterns if not fnmatch.filter(layers, p)]
+    if unmatched:
+        raise ConfigError(
+            f"record.layers {unmatched} match no prunable layer; fix: use names or globs "
+            f"of these layers: {list(layers)}"
+        )
+    return {n: m for n, m in layers.items() if any(fnmatch.fnmatchcase(n, p) for p in patterns)}
+
+
 def layer_specs(layers: dict[str, nn.Module], bn_names: dict[str, str]) -> list[Any]:
     from tracking import LayerSpec
 
@@ -127,7 +158,10 @@ def replay_dense(
     final = dense.final
     states = dense.states() if cfg.record.record_dense else [final]
     steps_per_epoch = max(1, final["step"] // max(1, final["epoch"]))
+    last = int(final["epoch"])
     for s in states:
+        if not recorder.epoch_due(int(s["epoch"]), last) and s["epoch"] != 0:
+            continue
         model.load_state_dict(s["state"])
         ctx = TrainContext(
             model,

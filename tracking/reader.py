@@ -224,9 +224,10 @@ class Run:
         """Raise :class:`NoMagnitudes` (one line naming ``what``) on a statistics-only file."""
         if not self.has_magnitudes:
             raise NoMagnitudes(
-                f"{self.path.name} was recorded statistics-only (record.mode='stats'), so "
-                f"{what} cannot be computed: it needs every weight's magnitude; fix: use a "
-                "threshold on the stored grid, or re-record with record.mode='full'"
+                f"{self.path.name} was recorded statistics-only (record.mode='stats') and has "
+                f"no {what}, which this needs (a threshold off the stored grid, an overlap, "
+                "revivals); fix: use a threshold on the stored grid, or re-record the run "
+                "with record.mode='full'"
             )
 
     def _info(self, layer: str) -> LayerInfo:
@@ -235,11 +236,11 @@ class Run:
 
     def magnitudes(self, layer: str, snapshot: int) -> np.ndarray:
         """|effective weights| (float16, layer shape) at one snapshot."""
-        self.require_magnitudes("reading magnitudes")
+        self.require_magnitudes(f"magnitudes of {layer}")
         return self._row(layer, "magnitude", snapshot).reshape(self._info(layer).shape)
 
     def _bits(self, layer: str, name: str, snapshot: int) -> np.ndarray:
-        self.require_magnitudes(f"reading the {name} bitsets")
+        self.require_magnitudes(f"{name} bitsets of {layer}")
         info = self._info(layer)
         packed = self._row(layer, name, snapshot)
         return np.unpackbits(packed, count=info.n_weights).astype(bool).reshape(info.shape)

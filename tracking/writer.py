@@ -134,6 +134,11 @@ class RunWriter:
         """Snapshots handed to :meth:`record` so far (committed or queued)."""
         return self._n_recorded
 
+    @property
+    def layer_names(self) -> list[str]:
+        """The recorded layers, in order."""
+        return list(self._specs)
+
     def set_reference(self, *, layer_rms: Mapping[str, float], gmp_threshold: float | None) -> None:
         """Set the shedding reference for the following snapshots (call at a prune event).
 

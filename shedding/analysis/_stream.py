@@ -82,7 +82,7 @@ def read_rows(run: Run, layer: str, name: str, snapshots: Sequence[int]) -> np.n
     """
     require = getattr(run, "require_magnitudes", None)
     if require is not None:  # a statistics-only file: one clear line, not a KeyError
-        require(f"reading {layer}'s {name} rows")
+        require(f"{name} rows of {layer}")
     idx = [int(s) % len(run) for s in snapshots]
     rows = getattr(run, "rows", None)
     if rows is not None:

@@ -179,7 +179,8 @@ def cascade_summary(
         run: an open run.
         rule, c: threshold rule and multiplier (as :func:`shed_curve`).
         revivals: count distinct revived weights (streams the rounds' magnitudes);
-            False leaves ``revived`` None and streams only what counts need.
+            False leaves ``revived`` None and streams only what counts need. A
+            statistics-only run has no magnitudes to stream: ``revived`` stays None.
         dead: the dead-channel cut-offs (see :func:`dead_causes`).
 
     Returns:
@@ -197,6 +198,7 @@ def cascade_summary(
     spans = round_spans(_cache.index(run))
     if not spans:
         return []
+    revivals = revivals and getattr(run, "has_magnitudes", True)
     chans, revived = _channels_and_revivals(run, curve, spans, revivals=revivals)
     events = {int(e.get("round", -1)): e for e in run.events}
     acc = _round_accuracy(run.metrics)

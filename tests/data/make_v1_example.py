@@ -34,20 +34,22 @@ WEIGHTS = [
 ]
 
 
-def main() -> None:
+def main(path: Path = PATH, *, run_id: str = "example-v1", **writer_args: object) -> None:
+    """Write the example run to ``path`` (``writer_args``: e.g. ``mode="stats"``)."""
     masks_dense = {s.name: np.ones(s.shape, bool) for s in LAYERS}
     masks_pruned = {name: np.asarray(w) != 0 for name, w in WEIGHTS[1].items()}
     with RunWriter(
-        PATH,
+        path,
         layers=LAYERS,
         config={"model": "example", "pruning": {"method": "gmp", "amount": 0.2}},
         environment={"torch": "none", "device": "cpu", "git": "example"},
-        run_id="example-v1",
+        run_id=run_id,
         control="",
         sample_per_layer=4,
         seed=0,
         background=False,
         overwrite=True,
+        **writer_args,  # type: ignore[arg-type]
     ) as w:
         for i, weights in enumerate(WEIGHTS):
             if i == 1:

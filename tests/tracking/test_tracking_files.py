@@ -25,7 +25,7 @@ from tracking import (
 )
 
 EXAMPLE_V1 = Path(__file__).resolve().parents[1] / "data" / "run_v1_example.h5"
-EXAMPLE_V2 = EXAMPLE_V1.with_name("run_v2_example.h5")
+EXAMPLE_V2 = EXAMPLE_V1.with_name("run_v2_labels_example.h5")
 
 
 def test_committed_v1_example_reads_with_exact_values():
