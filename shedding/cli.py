@@ -109,6 +109,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         overwrite=a.overwrite,
         progress=not a.quiet,
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun the main rank alone reports (the others log no metrics)
     print(
         f"{res.status}: {res.path}  dense acc {res.dense_test_acc:.4f}  final acc "
         f"{res.test_acc:.4f}  sparsity {res.sparsity:.4f}  ({res.seconds:.0f} s)"
@@ -338,9 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_error_types() -> tuple[type[BaseException], ...]:
     types: list[type[BaseException]] = [SheddingError]
     try:
-        from tracking.errors import RunFileError
+        from tracking.errors import RunFileError, RunLocked
 
-        types.append(RunFileError)
+        types += [RunFileError, RunLocked]
     except ImportError:
         pass
     return tuple(types)

@@ -38,3 +38,7 @@ class DamagedRunFile(RunFileError):
 
 class UnsupportedVersion(RunFileError):
     """The file's ``format_version`` is not one this version of the toolkit can read."""
+
+
+class RunLocked(TrackingError):
+    """Another live process is writing the run file (it holds the run's lock)."""

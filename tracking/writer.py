@@ -25,6 +25,7 @@ from tracking import format as fmt
 from tracking.buffers import SnapshotBuffers, as_arrays
 from tracking.errors import RecordError, WriterFailed
 from tracking.layout import LayerSpec
+from tracking.lock import RunLock
 from tracking.resume import resume_session
 from tracking.session import WriterSession, new_session
 
@@ -54,6 +55,10 @@ class RunWriter:
             Pays for pruned runs (ResNet-50 at 20% density: lzf 2.8x smaller magnitudes)
             at about +0.4 s of background CPU per ResNet-50 snapshot; see the benchmark.
             A resumed file keeps the compression it was created with.
+
+    Raises:
+        RunLocked: another live process is writing ``path`` (the writer holds the run's
+            lock, ``<path>.lock``, from here until :meth:`close`).
     """
 
     def __init__(
@@ -88,21 +93,26 @@ class RunWriter:
             run_id=run_id,
             control=control,
         )
-        if resume_from is None:
-            if self.path.exists() and not overwrite:
-                raise RecordError(
-                    f"{self.path} already exists; pass resume_from=N to continue it, "
-                    "overwrite=True to replace it, or choose another path"
+        self._lock = RunLock(self.path)
+        try:
+            if resume_from is None:
+                if self.path.exists() and not overwrite:
+                    raise RecordError(
+                        f"{self.path} already exists; pass resume_from=N to continue it, "
+                        "overwrite=True to replace it, or choose another path"
+                    )
+                self._session: WriterSession = new_session(
+                    self.path,
+                    sample_per_layer=sample_per_layer,
+                    seed=seed,
+                    compression=compression,
+                    **args,
                 )
-            self._session: WriterSession = new_session(
-                self.path,
-                sample_per_layer=sample_per_layer,
-                seed=seed,
-                compression=compression,
-                **args,
-            )
-        else:
-            self._session = resume_session(self.path, resume_from=resume_from, **args)
+            else:
+                self._session = resume_session(self.path, resume_from=resume_from, **args)
+        except BaseException:
+            self._lock.release()
+            raise
         self._n_recorded = self._session.n
         self._error: BaseException | None = None
         self._closed = False
@@ -234,7 +244,10 @@ class RunWriter:
                 self._thread.join()
         finally:
             self._closed = True
-            self._session.close("crashed" if self._error is not None else status)
+            try:
+                self._session.close("crashed" if self._error is not None else status)
+            finally:
+                self._lock.release()
         self._raise_if_failed()
 
     def __enter__(self) -> RunWriter:
