@@ -87,10 +87,11 @@ def _add_by(p: argparse.ArgumentParser) -> None:
 
 def _cmd_run(a: argparse.Namespace) -> int:
     from shedding.config import dumps_toml, load_config
-    from shedding.experiment import run_experiment
+
+    cfg = load_config(a.config, a.overrides)  # value checks, before torch is imported
+    from shedding.experiment import run_experiment, validate
     from shedding.runs import control_config
 
-    cfg = load_config(a.config, a.overrides)
     _set_threads()
     if a.control:
         ctrl = control_config(cfg)
@@ -99,6 +100,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
                 f"retrain.protocol={cfg.retrain.protocol!r} has no unpruned control"
             )
         cfg = ctrl
+    validate(cfg)  # names and combinations, before the config print-out and any data
     if not a.quiet:
         print(f"# resolved config\n{dumps_toml(cfg)}", file=sys.stderr)
     res = run_experiment(
@@ -174,7 +176,11 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
 
 def _cmd_analyze(a: argparse.Namespace) -> int:
     from shedding.analysis.cli_format import analyze_text
+    from tracking import open_run
 
+    for path in a.runs:  # a file named on the command line must be readable
+        if not os.path.isdir(path):
+            open_run(path).close()
     print(
         analyze_text(
             a.runs, rule=a.threshold_rule, c=a.threshold, as_json=a.json, control=a.control

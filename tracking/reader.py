@@ -18,6 +18,7 @@ import numpy as np
 
 from tracking import format as fmt
 from tracking.errors import DamagedRunFile, UnsupportedVersion
+from tracking.integrity import check_complete
 from tracking.opening import open_hdf5
 
 
@@ -100,13 +101,14 @@ class Run:
             self.layers = [self._layer_info(f["layers"][n]) for n in names]
             self._layer_groups = {n: f["layers"][n] for n in names}
             self._step = f["index/step"]
-        except (KeyError, OSError, ValueError) as e:
+        except (KeyError, OSError, ValueError, TypeError, AttributeError) as e:
             raise DamagedRunFile(
                 f"{path} is damaged at its root metadata or layer list ({e}); fix: it cannot "
                 "be repaired here, re-run the experiment or restore the file from a copy"
             ) from e
         self._n = 0
         self.refresh()
+        check_complete(f, path, names, self._n)
 
     @staticmethod
     def _layer_info(g: h5py.Group) -> LayerInfo:
@@ -283,6 +285,14 @@ class Run:
 _READERS = {1: Run}  # format_version -> reader class
 
 
+def _version(value: object) -> int | str | None:
+    """``format_version`` as an int, or as stored (shown in the refusal) when it is not one."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None if value is None else str(value)
+
+
 def open_run(path: str | os.PathLike[str]) -> Run:
     """Open a run file for reading (also while its writer is still running).
 
@@ -292,14 +302,14 @@ def open_run(path: str | os.PathLike[str]) -> Run:
     """
     p = Path(path)
     f = open_hdf5(p)
-    version = f.attrs.get("format_version")
-    reader = _READERS.get(int(version)) if version is not None else None
+    version = _version(f.attrs.get("format_version"))
+    reader = _READERS.get(version) if isinstance(version, int) else None
     if reader is None:
         f.close()
         newest = max(_READERS)
         fix = (
             "upgrade cascade-shedding (pip install -U cascade-shedding)"
-            if version is not None and int(version) > newest
+            if isinstance(version, int) and version > newest
             else "the file is not a valid run file; re-run the experiment"
         )
         raise UnsupportedVersion(
