@@ -198,7 +198,7 @@ class Run:
             return self._layer_groups[layer]
         except KeyError:
             raise KeyError(
-                f"layer {layer!r} is not in {self.path}; layers: {list(self._layer_groups)}"
+                f"layer {layer!r} is not in {self.path.name}; layers: {list(self._layer_groups)}"
             ) from None
 
     def _row(self, layer: str, name: str, snapshot: int) -> np.ndarray:

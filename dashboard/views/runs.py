@@ -153,6 +153,9 @@ def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
                     infos[rf.run_id] = info
         except (RunUnavailable, KeyError) as e:
             bad.append((rf.rel, str(e).strip("'\"")))
+    note = None if infos or reading or bad else store.catalog.empty_note()
+    if note is not None:
+        return [], html.Div(html.P(note), className="bad")
     rows = []
     for rid, info in infos.items():
         try:
