@@ -7,18 +7,40 @@ damaged, and :func:`check_complete` refuses it before any analysis starts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import h5py
 
 from tracking import format as fmt
-from tracking.errors import DamagedRunFile
+from tracking.errors import DamagedRunFile, TrackingError
+
+T = TypeVar("T")
 
 _GROUPS = {
     "index": tuple(fmt.INDEX_COLUMNS),
     "metrics": tuple(fmt.METRIC_COLUMNS),
     "events": ("bytes", *fmt.EVENT_COLUMNS),
 }
+
+
+_MARKERS = {"index": fmt.INDEX_MARKER, "metrics": fmt.METRICS_MARKER, "events": fmt.EVENTS_MARKER}
+
+
+def _short_column(g: h5py.Group, group: str, n: int) -> str | None:
+    """A column of ``g`` shorter than its commit marker (columns are written first)."""
+    rows = {name: (g[name].shape or (0,))[0] for name in _GROUPS[group]}
+    need = n if group == "index" else rows[_MARKERS[group]]
+    if group == "events" and need:
+        end = int(g[fmt.EVENTS_MARKER][need - 1])
+        if rows["bytes"] < end:
+            return f"/events/bytes has {rows['bytes']} bytes, its index ends at {end}"
+    for name, have in rows.items():
+        if name != "bytes" and have < need:
+            return f"/{group}/{name} has {have} rows for {need}"
+    return None
 
 
 def _problem(f: h5py.File, layers: Iterable[str], n: int) -> str | None:
@@ -32,6 +54,9 @@ def _problem(f: h5py.File, layers: Iterable[str], n: int) -> str | None:
         for name in names:
             if not isinstance(g.get(name), h5py.Dataset):
                 return f"/{group}/{name} is missing"
+        short = _short_column(g, group, n)
+        if short is not None:
+            return short
     for layer in layers:
         g = f["layers"].get(fmt.layer_group_name(layer))
         if not isinstance(g, h5py.Group):
@@ -69,3 +94,36 @@ def check_complete(f: h5py.File, path: object, layers: Iterable[str], n: int) ->
             f"{path} is damaged: {problem}; fix: it cannot be repaired here, re-run the "
             "experiment or restore the file from a copy"
         )
+
+
+#: What h5py, numpy and json raise on objects that exist but hold garbage (a corrupted
+#: object header is a KeyError, a bad chunk an OSError, an odd dtype a TypeError...).
+READ_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError)
+
+
+@contextmanager
+def reading(path: object, what: str) -> Iterator[None]:
+    """Turn a failure while reading ``what`` of a run file into a DamagedRunFile."""
+    try:
+        yield
+    except TrackingError:
+        raise
+    except READ_ERRORS as e:
+        raise DamagedRunFile(
+            f"{path} is damaged at {what} ({type(e).__name__}: {e}); fix: re-run the "
+            "experiment or restore the file from a copy"
+        ) from e
+
+
+def guarded(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorator for a reader method without user arguments: any read failure is damage."""
+
+    def wrap(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def inner(self: Any, *args: Any, **kwargs: Any) -> T:
+            with reading(self.path, what):
+                return method(self, *args, **kwargs)
+
+        return inner
+
+    return wrap

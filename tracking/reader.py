@@ -18,7 +18,7 @@ import numpy as np
 
 from tracking import format as fmt
 from tracking.errors import DamagedRunFile, UnsupportedVersion
-from tracking.integrity import check_complete
+from tracking.integrity import check_complete, guarded, reading
 from tracking.opening import open_hdf5
 
 
@@ -78,6 +78,16 @@ def _committed(ds: h5py.Dataset, fill: float) -> int:
     return n
 
 
+def _check_types(config: Any, environment: Any, resumed: Any, phases: Any) -> None:
+    """The JSON root attributes must have the shapes every reader relies on."""
+    if not (isinstance(config, dict) and isinstance(environment, dict)):
+        raise ValueError("config and environment must be JSON objects")
+    if not isinstance(resumed, list):
+        raise ValueError("resumed must be a JSON list")
+    if not (isinstance(phases, list) and all(isinstance(p, str) for p in phases)):
+        raise ValueError("phase_names must be a JSON list of strings")
+
+
 class Run:
     """A run file opened for reading. Use :func:`open_run`."""
 
@@ -101,7 +111,8 @@ class Run:
             self.layers = [self._layer_info(f["layers"][n]) for n in names]
             self._layer_groups = {n: f["layers"][n] for n in names}
             self._step = f["index/step"]
-        except (KeyError, OSError, ValueError, TypeError, AttributeError) as e:
+            _check_types(self.config, self.environment, self.resumed, self._phases)
+        except (KeyError, OSError, ValueError, TypeError, AttributeError, RuntimeError) as e:
             raise DamagedRunFile(
                 f"{path} is damaged at its root metadata or layer list ({e}); fix: it cannot "
                 "be repaired here, re-run the experiment or restore the file from a copy"
@@ -121,6 +132,7 @@ class Run:
         )
 
     # ------------------------------------------------------------------ live
+    @guarded("/index/step")
     def refresh(self) -> int:
         """Pick up snapshots committed since the last call; returns ``len(self)``."""
         if self._swmr:
@@ -132,6 +144,7 @@ class Run:
         return self._n
 
     @property
+    @guarded("/status")
     def status(self) -> str:
         """ "running", "complete", "crashed" or "interrupted" (re-read on every access).
 
@@ -159,6 +172,7 @@ class Run:
         return names[np.where(codes < 0, len(self._phases), codes)].astype(str)
 
     @property
+    @guarded("/index")
     def index(self) -> Index:
         """The snapshot index (step, epoch, phase, round, wall_time, lr)."""
         cols = {k: self._read(self._f["index"][k]) for k in fmt.INDEX_COLUMNS}
@@ -166,6 +180,7 @@ class Run:
         return Index(**cols)
 
     @property
+    @guarded("/metrics")
     def metrics(self) -> dict[str, np.ndarray]:
         """Per-epoch metric columns (NaN where not logged); phase decoded to str."""
         g = self._f["metrics"]
@@ -177,6 +192,7 @@ class Run:
         return cols
 
     @property
+    @guarded("/events")
     def events(self) -> list[dict[str, Any]]:
         """Prune events, in logging order; each has its ``n_snapshots`` (recorded before it)."""
         g = self._f["events"]
@@ -207,10 +223,12 @@ class Run:
                 f"snapshot {snapshot} out of range: {self.path} has {self._n} snapshots"
                 " (call refresh() to see new ones)"
             )
-        ds = self._group(layer)[name]
-        if self._swmr:
-            ds.refresh()
-        return ds[snapshot % self._n]
+        g = self._group(layer)
+        with reading(self.path, f"layer {layer!r} {name!r}"):
+            ds = g[name]
+            if self._swmr:
+                ds.refresh()
+            return ds[snapshot % self._n]
 
     def _info(self, layer: str) -> LayerInfo:
         self._group(layer)
@@ -236,14 +254,16 @@ class Run:
     def stats(self, layer: str) -> LayerStats:
         """All per-snapshot statistics of ``layer`` (first ``len(self)`` rows)."""
         g = self._group(layer)
-        cols = {k: self._read(g[k]) for k in fmt.STAT_NAMES if k != "bn_gamma"}
-        gamma = self._read(g["bn_gamma"]) if "bn_gamma" in g else None
-        return LayerStats(**cols, bn_gamma=gamma)
+        with reading(self.path, f"layer {layer!r} statistics"):
+            cols = {k: self._read(g[k]) for k in fmt.STAT_NAMES if k != "bn_gamma"}
+            gamma = self._read(g["bn_gamma"]) if "bn_gamma" in g else None
+            return LayerStats(**cols, bn_gamma=gamma)
 
     def samples(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
         """Sampled flat weight indices (K,) and their signed values (S, K) float32."""
         g = self._group(layer)
-        return g["sample_idx"][()], self._read(g["sample_value"])
+        with reading(self.path, f"layer {layer!r} samples"):
+            return g["sample_idx"][()], self._read(g["sample_value"])
 
     def iter_snapshots(
         self,
@@ -302,7 +322,11 @@ def open_run(path: str | os.PathLike[str]) -> Run:
     """
     p = Path(path)
     f = open_hdf5(p)
-    version = _version(f.attrs.get("format_version"))
+    try:
+        version = _version(f.attrs.get("format_version"))
+    except (KeyError, OSError, RuntimeError) as e:
+        f.close()
+        raise DamagedRunFile(f"{p} is damaged at its root attributes ({e})") from e
     reader = _READERS.get(version) if isinstance(version, int) else None
     if reader is None:
         f.close()
