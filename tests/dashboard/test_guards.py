@@ -192,3 +192,17 @@ def test_a_missing_or_empty_runs_directory_says_so(tmp_path, kind):
         )
     finally:
         app.server.extensions[EXTENSION].close()
+
+
+def test_a_copy_or_link_of_a_run_is_one_row(tmp_path):
+    root = make_runs(tmp_path / "runs", {"a.h5": Synth(run_id="a")}, bad=False)
+    (root / "copy.h5").write_bytes((root / "a.h5").read_bytes())
+    (root / "link.h5").symlink_to(root / "a.h5")
+    app = create_app(root)
+    try:
+        rows, bad = runs_table(app.server.extensions[EXTENSION])
+        text = json.dumps(bad.to_plotly_json(), default=str)
+        assert len(rows) == 1
+        assert text.count("duplicate of a.h5 (same run id)") == 2
+    finally:
+        app.server.extensions[EXTENSION].close()
