@@ -13,7 +13,6 @@ lock is released when the last holder in this process lets go.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
 import threading
@@ -46,12 +45,22 @@ def lock_owner(run_path: str | os.PathLike[str]) -> str:
     return "an unknown process"
 
 
+def _flock(fd: int) -> None:
+    """Exclusive non-blocking flock (BlockingIOError when held). Without fcntl (Windows,
+    where runs are only read) the lock file is written but not enforced."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def _acquire(path: Path, run_path: Path) -> int:
     """Lock ``path`` (created if needed) and write our PID and host; returns the fd."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock(fd)
         except BlockingIOError:
             os.close(fd)
             raise RunLocked(
