@@ -95,6 +95,17 @@ def test_naming_too_many_runs_is_refused_at_once(client, store):
     assert _post(client, route).status_code == 400
 
 
+def test_a_bad_layer_message_names_no_server_path(client, store, runs_dir):
+    rid = rid_of(store, "gmp_s0")
+    body = _body(
+        [("run-flow", "figure")],
+        [("run-shed-layer", "value", "nope"), ("run-version", "data", [1])],
+        [("run-id", "data", rid)],
+    )
+    text = _post(client, body).get_data(as_text=True)
+    assert "layer 'nope' is not in gmp_s0.h5" in text and str(runs_dir) not in text
+
+
 def test_a_bogus_threshold_rule_is_never_a_500(client, store):
     rid = rid_of(store, "gmp_s0")
     rule_inputs = {
