@@ -27,7 +27,7 @@ import flask
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import data, ids
+from dashboard import data, guards, ids
 from dashboard.catalog import RunCatalog
 from dashboard.jobs import EXIT_WAIT_S
 from dashboard.store import RunStore
@@ -139,6 +139,7 @@ def create_app(
         index_string=INDEX_STRING,
     )
     app.server.extensions[EXTENSION] = store
+    guards.install(app)
     _serve_lighter_scripts(app)
     _preload_plotly(app)
 

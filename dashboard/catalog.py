@@ -106,6 +106,21 @@ class RunCatalog:
             return self.scan()
         return sorted(table.values(), key=lambda f: f.rel)
 
+    def empty_note(self) -> str | None:
+        """What to tell the user when the runs directory is missing or holds no run file
+        (None when it has some)."""
+        if not self.root.is_dir():
+            return (
+                f"The runs directory '{self.root.name}' does not exist; start the dashboard "
+                "on the folder `shedding run` writes to (default data/runs)."
+            )
+        if not self.files():
+            return (
+                f"The runs directory '{self.root.name}' holds no run file (*.h5) yet; start "
+                "one with `shedding run` and it appears here."
+            )
+        return None
+
     def get(self, run_id: object) -> RunFile | None:
         """The file behind ``run_id``, or None for anything that is not a known id.
 

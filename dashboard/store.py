@@ -18,6 +18,7 @@ reason (and retried when its size or mtime changes).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -163,6 +164,12 @@ class RunStore:
             self._close(self._entries[key])
         return entry
 
+    def _why(self, error: BaseException) -> str:
+        """Why a file failed, with paths relative to the runs directory (the browser is
+        not told where the server keeps its files)."""
+        root = str(self.catalog.root)
+        return describe_error(error).replace(root + os.sep, "").replace(root, ".")
+
     @staticmethod
     def _close(entry: _Entry) -> None:
         with entry.lock:
@@ -199,7 +206,7 @@ class RunStore:
             except (TrackingError, OSError) as e:
                 # a handle that failed mid-read may be stale (file replaced): reopen next time
                 self._close(entry)
-                entry.error, entry.seen = describe_error(e), (rf.mtime, rf.size)
+                entry.error, entry.seen = self._why(e), (rf.mtime, rf.size)
                 raise RunUnavailable(entry.error) from e
 
     @contextmanager
@@ -213,14 +220,14 @@ class RunStore:
         try:
             st = rf.path.stat()
         except OSError as e:
-            entry.error = describe_error(e)
+            entry.error = self._why(e)
             return
         if entry.error is not None and entry.seen == (st.st_mtime, st.st_size):
             return  # unchanged since it failed: do not retry on every tick
         try:
             entry.run, entry.error = CachedRun(open_run(rf.path)), None
         except BAD_FILE_ERRORS as e:
-            entry.error, entry.seen = describe_error(e), (st.st_mtime, st.st_size)
+            entry.error, entry.seen = self._why(e), (st.st_mtime, st.st_size)
 
     def error(self, rid: str) -> str | None:
         """Why ``rid`` could not be opened (None if it opened or was never tried)."""
@@ -275,7 +282,7 @@ class RunStore:
         except BAD_FILE_ERRORS as e:
             with entry.lock:  # the file went bad: say so from now on
                 self._close(entry)
-                entry.error, entry.seen = describe_error(e), (rf.mtime, rf.size)
+                entry.error, entry.seen = self._why(e), (rf.mtime, rf.size)
             return
         with entry.lock:  # every use of a run holds this lock: nobody is using the old one
             old, entry.run, entry.error = entry.run, fresh, None

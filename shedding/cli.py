@@ -90,10 +90,11 @@ def _add_by(p: argparse.ArgumentParser) -> None:
 
 def _cmd_run(a: argparse.Namespace) -> int:
     from shedding.config import dumps_toml, load_config
-    from shedding.experiment import run_experiment
+
+    cfg = load_config(a.config, a.overrides)  # value checks, before torch is imported
+    from shedding.experiment import run_experiment, validate
     from shedding.runs import control_config
 
-    cfg = load_config(a.config, a.overrides)
     _set_threads()
     if a.control:
         ctrl = control_config(cfg)
@@ -102,6 +103,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
                 f"retrain.protocol={cfg.retrain.protocol!r} has no unpruned control"
             )
         cfg = ctrl
+    validate(cfg)  # names and combinations, before the config print-out and any data
     if not a.quiet:
         print(f"# resolved config\n{dumps_toml(cfg)}", file=sys.stderr)
     res = run_experiment(
@@ -112,6 +114,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         overwrite=a.overwrite,
         progress=not a.quiet,
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun the main rank alone reports (the others log no metrics)
     print(
         f"{res.status}: {res.path}  dense acc {res.dense_test_acc:.4f}  final acc "
         f"{res.test_acc:.4f}  sparsity {res.sparsity:.4f}  ({res.seconds:.0f} s)"
@@ -176,7 +180,11 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
 def _cmd_analyze(a: argparse.Namespace) -> int:
     from shedding.analysis.cascade import DeadCut
     from shedding.analysis.cli_format import analyze_text
+    from tracking import open_run
 
+    for path in a.runs:  # a file named on the command line must be readable
+        if not os.path.isdir(path):
+            open_run(path).close()
     dead = DeadCut(shed=a.dead_shed, gamma=a.dead_gamma)
     print(
         analyze_text(
@@ -415,9 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_error_types() -> tuple[type[BaseException], ...]:
     types: list[type[BaseException]] = [SheddingError]
     try:
-        from tracking.errors import RunFileError
+        from tracking.errors import RunFileError, RunLocked
 
-        types.append(RunFileError)
+        types += [RunFileError, RunLocked]
     except ImportError:
         pass
     return tuple(types)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -278,6 +279,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             num = tp(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key}={value!r} must be a {tp.__name__}") from None
+        if not math.isfinite(num):
+            raise ConfigError(f"{key}={value!r} must be a finite number")
         if tp is int and isinstance(value, float) and value != int(value):
             raise ConfigError(f"{key}={value!r} must be a whole number")
         return num
@@ -306,7 +309,21 @@ def from_dict(data: Mapping[str, Any], cls: type = ExperimentConfig, prefix: str
             kwargs[key] = from_dict(value, tp, prefix=f"{dotted}.")
         else:
             kwargs[key] = _coerce(value, tp, dotted)
-    return cls(**kwargs)
+    cfg = cls(**kwargs)
+    if cls is ExperimentConfig:
+        _check_sizes(cfg)
+    return cfg
+
+
+def _check_sizes(cfg: ExperimentConfig) -> None:
+    """Value checks that need no registry (so no torch): batch and subset sizes."""
+    d = cfg.data
+    for key in ("batch_size", "test_batch_size", "subset_train", "subset_test"):
+        value = getattr(d, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"data.{key}={value} must be >= 1")
+    if d.num_workers < 0:
+        raise ConfigError(f"data.num_workers={d.num_workers} must be >= 0")
 
 
 def apply_overrides(cfg: ExperimentConfig, overrides: Mapping[str, Any]) -> ExperimentConfig:
@@ -334,6 +351,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
+        if raw.strip()[:1] in ("[", "{", '"', "'"):
+            raise ConfigError(
+                f"override {text!r}: {raw.strip()!r} is not a valid value (unclosed bracket or "
+                "quote?); e.g. train.milestones=[15,23]"
+            ) from None
         value = raw
     return key.strip(), value
 
@@ -348,7 +370,14 @@ def preset_names() -> list[str]:
 
 
 def _read_mapping(path: Path) -> Mapping[str, Any]:
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not a text file (not UTF-8); pass a .toml or .yaml config"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"{path} cannot be read ({e.strerror}); check the path") from None
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
@@ -361,6 +390,11 @@ def _read_mapping(path: Path) -> Mapping[str, Any]:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{path} holds a {type(data).__name__} at its top level; a config is a table of "
+            "sections, e.g. 'train: {lr: 0.05}'"
+        )
     return data
 
 

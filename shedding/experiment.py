@@ -10,7 +10,9 @@ every epoch makes ``resume=True`` continue bit-exactly from the last completed e
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -115,6 +117,10 @@ def run_experiment(
 ) -> RunResult:
     """Runs one experiment end to end and returns where its run file is.
 
+    The main process holds the run's lock (``<run file>.lock``) throughout, so a second
+    ``run`` or a ``--resume`` of a live run is refused with ``RunLocked`` before it loads
+    any data, and nothing can replace the file under its writer.
+
     Args:
         cfg: The experiment.
         data_root: Data root (default: ``shedding.paths.data_root()``).
@@ -128,13 +134,28 @@ def run_experiment(
         CheckpointError: ``resume`` without a usable checkpoint, or an existing run
             file without ``resume``/``overwrite``.
     """
-    from tracking import RunWriter
+    from tracking import RunLock
 
-    t_start = time.time()
     cfg = resolve_budget(cfg)
     validate(cfg)
     root = resolve_data_root(data_root)
     runs_dir = Path(runs_dir) if runs_dir is not None else root / "runs"
+    main = int(os.environ.get("RANK", "0")) == 0  # torchrun's other ranks write nothing
+    with RunLock(runs.run_path(runs_dir, cfg)) if main else contextlib.nullcontext():
+        return _run_experiment(cfg, root, runs_dir, resume, overwrite, progress)
+
+
+def _run_experiment(
+    cfg: ExperimentConfig,
+    root: Path,
+    runs_dir: Path,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+) -> RunResult:
+    from tracking import RunWriter
+
+    t_start = time.time()
     device = resolve_device(cfg.device)
     info = init_from_env(device)
     if device.type == "cuda" and info.enabled:

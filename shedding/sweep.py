@@ -176,8 +176,33 @@ def _run_context() -> Any:
 _STATUS_LOST = 255
 
 
-def _run_child(argv: list[str], log: str, threads: int) -> None:
+def _die_with_parent(sweep_pid: int) -> None:
+    """SIGTERM this run process when the sweep process dies, so a killed sweep leaves no
+    orphan writing on (SIGTERM ends the run as "interrupted": re-running the sweep resumes
+    it). A thread waits on a pidfd of the sweep (Linux); the forkserver cannot serve here,
+    since every child holds its liveness pipe open. Elsewhere the run lock still refuses
+    a second writer while an orphan lives."""
+    import select
+    import signal
+    import threading
+
+    try:
+        fd = os.pidfd_open(sweep_pid)
+    except ProcessLookupError:
+        os._exit(143)  # the sweep is already gone
+    except (AttributeError, OSError):
+        return
+
+    def watch() -> None:
+        select.select([fd], [], [])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="sweep-watch", daemon=True).start()
+
+
+def _run_child(argv: list[str], log: str, threads: int, sweep_pid: int) -> None:
     """Body of one run process: ``shedding run ARGV`` with stdout and stderr in ``log``."""
+    _die_with_parent(sweep_pid)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -203,13 +228,23 @@ def _run_process(p: PlannedRun, *, ctx: Any, data_root: Path, runs_dir: Path, th
     cfg_file.write_text(dumps_toml(p.cfg))
     argv = [str(cfg_file), "--quiet", "--data-root", str(data_root), "--runs-dir", str(runs_dir)]
     argv.append("--resume" if p.action == "resume" else "--overwrite")
-    proc = ctx.Process(target=_run_child, args=(argv, str(work / "log.txt"), threads))
+    proc = ctx.Process(target=_run_child, args=(argv, str(work / "log.txt"), threads, os.getpid()))
     proc.start()
     proc.join()
     code = proc.exitcode
     if code == _STATUS_LOST and _file_status(runs.run_path(runs_dir, p.cfg)) == "complete":
         return 0  # the run finished and recorded it; only its exit status went missing
     return 1 if code is None else code
+
+
+def _failure(rc: int, log: Path) -> str:
+    """A failed run's outcome: its exit status and why (the last line of its log)."""
+    try:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        lines = []
+    why = lines[-1].strip() if lines else "(empty log)"
+    return f"failed (exit {rc}): {why}  [log: {log}]"
 
 
 def _submitit_job(cfg_dict: dict[str, Any], data_root: str, runs_dir: str, resume: bool) -> str:
@@ -266,7 +301,7 @@ def execute(
             for fut, p in futures.items():
                 rc = fut.result()
                 log = runs.work_dir(runs_dir, p.cfg) / "log.txt"
-                outcome[p.run_id] = "complete" if rc == 0 else f"failed (exit {rc}; see {log})"
+                outcome[p.run_id] = "complete" if rc == 0 else _failure(rc, log)
                 bar.update(1)
     else:
         from shedding.cluster import submit_array
@@ -334,8 +369,8 @@ def summary_table(paths: Sequence[Path]) -> str:
     from shedding.analysis.compare import summarize_runs
 
     existing = [p for p in paths if p.exists()]
-    if not existing:  # e.g. all runs submitted to a cluster without waiting
-        return "no run file written yet"
+    if not existing:  # every run failed, or all were submitted to a cluster without waiting
+        return "no run of this sweep wrote a run file yet (reasons of failed runs follow)"
     summaries, bad = summarize_runs(existing)
     order = {str(p): i for i, p in enumerate(paths)}
     summaries.sort(key=lambda s: (s.role != "pruned", order.get(s.path, 0)))

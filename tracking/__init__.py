@@ -14,12 +14,14 @@ from tracking.errors import (
     NotARunFile,
     RecordError,
     RunFileError,
+    RunLocked,
     TrackingError,
     UnsupportedVersion,
     WriterFailed,
 )
 from tracking.format import FORMAT_NAME, FORMAT_VERSION
 from tracking.layout import LayerSpec
+from tracking.lock import RunLock
 from tracking.reader import Index, LayerInfo, LayerStats, Run, open_run
 from tracking.writer import RunWriter
 
@@ -37,6 +39,8 @@ __all__ = [
     "RecordError",
     "Run",
     "RunFileError",
+    "RunLock",
+    "RunLocked",
     "RunWriter",
     "TrackingError",
     "UnsupportedVersion",

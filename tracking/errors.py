@@ -42,3 +42,7 @@ class UnsupportedVersion(RunFileError):
 
 class NoMagnitudes(RunFileError):
     """The run was recorded statistics-only and the operation needs per-weight data."""
+
+
+class RunLocked(TrackingError):
+    """Another live process is writing the run file (it holds the run's lock)."""

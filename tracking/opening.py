@@ -90,12 +90,12 @@ def open_hdf5(path: Path) -> h5py.File:
             ) from e
     try:
         name = f.attrs.get("format")
-    except OSError as e:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
         f.close()
         raise DamagedRunFile(f"{path} is damaged at its root attributes ({e})") from e
     if isinstance(name, bytes):
-        name = name.decode()
-    if name != fmt.FORMAT_NAME:
+        name = name.decode(errors="replace")
+    if not isinstance(name, str) or name != fmt.FORMAT_NAME:
         f.close()
         what = "no 'format' attribute" if name is None else f"format {name!r}"
         raise NotARunFile(

@@ -19,6 +19,7 @@ import numpy as np
 from tracking import format as fmt
 from tracking import labels
 from tracking.errors import DamagedRunFile, NoMagnitudes, UnsupportedVersion
+from tracking.integrity import check_complete, guarded, reading
 from tracking.opening import open_hdf5
 
 
@@ -78,6 +79,16 @@ def _committed(ds: h5py.Dataset, fill: float) -> int:
     return n
 
 
+def _check_types(config: Any, environment: Any, resumed: Any, phases: Any) -> None:
+    """The JSON root attributes must have the shapes every reader relies on."""
+    if not (isinstance(config, dict) and isinstance(environment, dict)):
+        raise ValueError("config and environment must be JSON objects")
+    if not isinstance(resumed, list):
+        raise ValueError("resumed must be a JSON list")
+    if not (isinstance(phases, list) and all(isinstance(p, str) for p in phases)):
+        raise ValueError("phase_names must be a JSON list of strings")
+
+
 class Run:
     """A run file opened for reading. Use :func:`open_run`."""
 
@@ -102,13 +113,15 @@ class Run:
             self.layers = [self._layer_info(f["layers"][n]) for n in names]
             self._layer_groups = {n: f["layers"][n] for n in names}
             self._step = f["index/step"]
-        except (KeyError, OSError, ValueError) as e:
+            _check_types(self.config, self.environment, self.resumed, self._phases)
+        except (KeyError, OSError, ValueError, TypeError, AttributeError, RuntimeError) as e:
             raise DamagedRunFile(
                 f"{path} is damaged at its root metadata or layer list ({e}); fix: it cannot "
                 "be repaired here, re-run the experiment or restore the file from a copy"
             ) from e
         self._n = 0
         self.refresh()
+        check_complete(f, path, names, self._n)
 
     @staticmethod
     def _layer_info(g: h5py.Group) -> LayerInfo:
@@ -121,6 +134,7 @@ class Run:
         )
 
     # ------------------------------------------------------------------ live
+    @guarded("/index/step")
     def refresh(self) -> int:
         """Pick up snapshots committed since the last call; returns ``len(self)``."""
         if self._swmr:
@@ -132,6 +146,7 @@ class Run:
         return self._n
 
     @property
+    @guarded("/status")
     def status(self) -> str:
         """ "running", "complete", "crashed" or "interrupted" (re-read on every access).
 
@@ -160,6 +175,7 @@ class Run:
         return names[np.where(codes < 0, len(self._phases), codes)].astype(str)
 
     @property
+    @guarded("/index")
     def index(self) -> Index:
         """The snapshot index (step, epoch, phase, round, wall_time, lr)."""
         cols = {k: self._read(self._f["index"][k]) for k in fmt.INDEX_COLUMNS}
@@ -167,6 +183,7 @@ class Run:
         return Index(**cols)
 
     @property
+    @guarded("/metrics")
     def metrics(self) -> dict[str, np.ndarray]:
         """Per-epoch metric columns (NaN where not logged); phase decoded to str; in v2
         files also every free-form metric (a column per name)."""
@@ -180,6 +197,7 @@ class Run:
         return {**cols, **{k: v for k, v in extra.items() if k not in cols}}
 
     @property
+    @guarded("/events")
     def events(self) -> list[dict[str, Any]]:
         """Prune events, in logging order; each has its ``n_snapshots`` (recorded before it)."""
         g = self._f["events"]
@@ -201,7 +219,7 @@ class Run:
             return self._layer_groups[layer]
         except KeyError:
             raise KeyError(
-                f"layer {layer!r} is not in {self.path}; layers: {list(self._layer_groups)}"
+                f"layer {layer!r} is not in {self.path.name}; layers: {list(self._layer_groups)}"
             ) from None
 
     def _row(self, layer: str, name: str, snapshot: int) -> np.ndarray:
@@ -210,10 +228,12 @@ class Run:
                 f"snapshot {snapshot} out of range: {self.path} has {self._n} snapshots"
                 " (call refresh() to see new ones)"
             )
-        ds = self._group(layer)[name]
-        if self._swmr:
-            ds.refresh()
-        return ds[snapshot % self._n]
+        g = self._group(layer)
+        with reading(self.path, f"layer {layer!r} {name!r}"):
+            ds = g[name]
+            if self._swmr:
+                ds.refresh()
+            return ds[snapshot % self._n]
 
     @property
     def has_magnitudes(self) -> bool:
@@ -256,14 +276,16 @@ class Run:
     def stats(self, layer: str) -> LayerStats:
         """All per-snapshot statistics of ``layer`` (first ``len(self)`` rows)."""
         g = self._group(layer)
-        cols = {k: self._read(g[k]) for k in fmt.STAT_NAMES if k != "bn_gamma"}
-        gamma = self._read(g["bn_gamma"]) if "bn_gamma" in g else None
-        return LayerStats(**cols, bn_gamma=gamma)
+        with reading(self.path, f"layer {layer!r} statistics"):
+            cols = {k: self._read(g[k]) for k in fmt.STAT_NAMES if k != "bn_gamma"}
+            gamma = self._read(g["bn_gamma"]) if "bn_gamma" in g else None
+            return LayerStats(**cols, bn_gamma=gamma)
 
     def samples(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
         """Sampled flat weight indices (K,) and their signed values (S, K) float32."""
         g = self._group(layer)
-        return g["sample_idx"][()], self._read(g["sample_value"])
+        with reading(self.path, f"layer {layer!r} samples"):
+            return g["sample_idx"][()], self._read(g["sample_value"])
 
     def iter_snapshots(
         self,
@@ -322,6 +344,14 @@ class Run:
 _READERS = dict.fromkeys(fmt.READABLE_VERSIONS, Run)
 
 
+def _version(value: object) -> int | str | None:
+    """``format_version`` as an int, or as stored (shown in the refusal) when it is not one."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None if value is None else str(value)
+
+
 def open_run(path: str | os.PathLike[str]) -> Run:
     """Open a run file for reading (also while its writer is still running).
 
@@ -331,14 +361,18 @@ def open_run(path: str | os.PathLike[str]) -> Run:
     """
     p = Path(path)
     f = open_hdf5(p)
-    version = f.attrs.get("format_version")
-    reader = _READERS.get(int(version)) if version is not None else None
+    try:
+        version = _version(f.attrs.get("format_version"))
+    except (KeyError, OSError, RuntimeError) as e:
+        f.close()
+        raise DamagedRunFile(f"{p} is damaged at its root attributes ({e})") from e
+    reader = _READERS.get(version) if isinstance(version, int) else None
     if reader is None:
         f.close()
         newest = max(_READERS)
         fix = (
             "upgrade cascade-shedding (pip install -U cascade-shedding)"
-            if version is not None and int(version) > newest
+            if isinstance(version, int) and version > newest
             else "the file is not a valid run file; re-run the experiment"
         )
         raise UnsupportedVersion(

@@ -26,6 +26,7 @@ from tracking import labels
 from tracking.buffers import SnapshotBuffers, as_arrays
 from tracking.errors import RecordError, WriterFailed
 from tracking.layout import LayerSpec
+from tracking.lock import RunLock
 from tracking.resume import resume_session
 from tracking.session import WriterSession, new_session
 
@@ -58,6 +59,10 @@ class RunWriter:
         mode: "full" (default: every magnitude and bitset) or "stats" (statistics, channel
             counts and sampled weights only, about 1% of the bytes; a resumed file keeps
             its mode). See docs/run-format.md.
+
+    Raises:
+        RunLocked: another live process is writing ``path`` (the writer holds the run's
+            lock, ``<path>.lock``, from here until :meth:`close`).
     """
 
     def __init__(
@@ -93,22 +98,27 @@ class RunWriter:
             run_id=run_id,
             control=control,
         )
-        if resume_from is None:
-            if self.path.exists() and not overwrite:
-                raise RecordError(
-                    f"{self.path} already exists; pass resume_from=N to continue it, "
-                    "overwrite=True to replace it, or choose another path"
+        self._lock = RunLock(self.path)
+        try:
+            if resume_from is None:
+                if self.path.exists() and not overwrite:
+                    raise RecordError(
+                        f"{self.path} already exists; pass resume_from=N to continue it, "
+                        "overwrite=True to replace it, or choose another path"
+                    )
+                self._session: WriterSession = new_session(
+                    self.path,
+                    sample_per_layer=sample_per_layer,
+                    seed=seed,
+                    compression=compression,
+                    mode=mode,
+                    **args,
                 )
-            self._session: WriterSession = new_session(
-                self.path,
-                sample_per_layer=sample_per_layer,
-                seed=seed,
-                compression=compression,
-                mode=mode,
-                **args,
-            )
-        else:
-            self._session = resume_session(self.path, resume_from=resume_from, **args)
+            else:
+                self._session = resume_session(self.path, resume_from=resume_from, **args)
+        except BaseException:
+            self._lock.release()
+            raise
         self._n_recorded = self._session.n
         self._phases = list(self._session.phases)  # the training thread's copy
         self._error: BaseException | None = None
@@ -246,7 +256,10 @@ class RunWriter:
                 self._thread.join()
         finally:
             self._closed = True
-            self._session.close("crashed" if self._error is not None else status)
+            try:
+                self._session.close("crashed" if self._error is not None else status)
+            finally:
+                self._lock.release()
         self._raise_if_failed()
 
     def __enter__(self) -> RunWriter:

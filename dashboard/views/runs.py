@@ -132,10 +132,14 @@ def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
     infos: dict[str, RunInfo] = {}
     reading: list[dict[str, Any]] = []
     bad: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}  # run id -> file showing it: a copy or link is one run
     for rf in store.catalog.files():
         try:
             store.poll(rf.run_id)  # schedules a re-read (which fills "info") if it changed
             with store.open(rf.run_id) as run:
+                if run.run_id and seen.setdefault(run.run_id, rf.rel) != rf.rel:
+                    bad.append((rf.rel, f"duplicate of {seen[run.run_id]} (same run id)"))
+                    continue
                 info = run.peek("info")
                 if info is None and not store.updates.pending():  # nothing will fill it
                     info = run.memo("info", partial(run_info, run, display_name(rf)))
@@ -153,6 +157,9 @@ def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
                     infos[rf.run_id] = info
         except (RunUnavailable, KeyError) as e:
             bad.append((rf.rel, str(e).strip("'\"")))
+    note = None if infos or reading or bad else store.catalog.empty_note()
+    if note is not None:
+        return [], html.Div(html.P(note), className="bad")
     rows = []
     for rid, info in infos.items():
         try:

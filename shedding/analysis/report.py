@@ -26,6 +26,7 @@ from shedding.analysis.overlap import gmp_overlap, overlap_matrix
 from shedding.analysis.runs import BAD_FILE_ERRORS, PathsOrDir, describe_error, load_runs
 from shedding.analysis.shed import shed_curve
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, check_c, get_rule
+from shedding.errors import ConfigError
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -155,6 +156,10 @@ def write_report(
     get_rule(rule)
     check_c(c)
     out = Path(out_html)
+    if out.is_dir():
+        raise ConfigError(f"-o {out} is a directory; fix: name a file, e.g. -o {out}/report.html")
+    if not out.parent.is_dir():
+        raise ConfigError(f"-o {out}: the folder {out.parent} does not exist; create it first")
     doc = _Html()
     with load_runs(paths_or_dir) as rs:
         summaries, bad = summarize_loaded(rs, rule=rule, c=c)

@@ -108,9 +108,16 @@ def load_runs(paths_or_dir: PathsOrDir, *, require: bool = True) -> RunSet:
     rs = RunSet()
     for p in paths:
         try:
-            rs.runs.append(open_run(p))
+            run = open_run(p)
         except BAD_FILE_ERRORS as e:
             rs.bad.append((str(p), describe_error(e)))
+            continue
+        first = rs.by_id(run.run_id)
+        if first is None:
+            rs.runs.append(run)
+        else:  # a copy or a link of a run already loaded: one run, counted once
+            run.close()
+            rs.bad.append((str(p), f"duplicate: run id {run.run_id} is {first.path}, counted once"))
     if require and not rs.runs:
         found = ", ".join(f"{p} ({why})" for p, why in rs.bad) or "no .h5 files"
         raise ConfigError(f"no readable run file in {_show(paths_or_dir)}: {found}")

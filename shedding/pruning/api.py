@@ -128,7 +128,7 @@ def validate_prune_config(cfg: PruneConfig, model: nn.Module | None = None) -> N
         if cfg.sparsity != 0 and (abs(cfg.sparsity - target) > 1e-9 or cfg.mode != "oneshot"):
             raise ConfigError(
                 f"prune.method='nm' with n={cfg.n}, m={cfg.m} removes exactly {target:g} of "
-                f"the weights in one round; set prune.sparsity={target:g} and "
+                f"the weights in one round; set prune.sparsity={target!r} and "
                 f"prune.mode='oneshot' (got sparsity={cfg.sparsity}, mode={cfg.mode!r})"
             )
     if model is not None:

@@ -68,6 +68,8 @@ def test_torchrun_two_processes_writes_one_complete_run(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    done = [ln for ln in proc.stdout.splitlines() if ln.startswith("complete:")]
+    assert len(done) == 1 and "dense acc nan" not in done[0], proc.stdout  # rank 0 only
     files = list((tmp_path / "runs").glob("*.h5"))
     assert len(files) == 1  # only rank 0 wrote
     with open_run(files[0]) as run:

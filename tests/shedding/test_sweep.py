@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from tiny import TINY
@@ -120,8 +121,9 @@ def test_a_failing_run_is_reported_with_its_log_and_the_others_finish(data_root,
     )
     assert out[runs.run_id(good)] == "complete"
     log = runs.work_dir(rdir, bad) / "log.txt"
-    assert out[runs.run_id(bad)] == f"failed (exit 2; see {log})"
     text = log.read_text()
+    last = text.strip().splitlines()[-1].strip()
+    assert out[runs.run_id(bad)] == f"failed (exit 2): {last}  [log: {log}]"
     assert "shedding run: error:" in text and "cifar10" in text.lower()
     assert "complete:" in (runs.work_dir(rdir, good) / "log.txt").read_text()
     with open_run(runs.run_path(rdir, good)) as r:
@@ -178,3 +180,72 @@ def test_a_lost_exit_status_is_settled_by_the_run_file(tmp_path, monkeypatch):
     ]:
         FakeProcess.code, recorded["status"] = code, status
         assert go() == expected, (code, status)
+
+
+@pytest.mark.slow
+def test_a_sweep_where_every_run_fails_prints_each_reason(data_root, tmp_path, capsys):
+    """LRR with more retraining than dense epochs is refused in every child; the sweep says why."""
+    grid = tmp_path / "sweep.toml"
+    grid.write_text(
+        'base = "mnist1d-demo"\n[set]\n"data.subset_train" = 256\n"train.epochs" = 2\n'
+        '"train.milestones" = [1]\n"retrain.epochs" = 5\n"retrain.protocol" = "lrr"\n'
+        "[grid]\nseed = [0]\n"
+    )
+    code = run_sweep(grid, data_root=data_root, runs_dir=tmp_path / "runs", progress=False)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "no run of this sweep wrote a run file" in captured.out
+    failures = [ln for ln in captured.err.splitlines() if "failed (exit 2)" in ln]
+    assert len(failures) == 2, captured.err  # the run and its control
+    assert all("retrain.epochs=5 must be <= train.epochs=2" in ln for ln in failures)
+
+
+@pytest.mark.slow
+def test_children_of_a_killed_sweep_die_with_it(data_root, tmp_path):
+    """SIGKILL of the sweep process ends its run processes too (no orphan keeps writing)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tracking.lock import lock_path
+
+    grid = tmp_path / "sweep.toml"
+    grid.write_text(
+        'base = "mnist1d-demo"\n[set]\n"data.subset_train" = 512\n"model.width" = 0.25\n'
+        '"train.epochs" = 2\n"train.milestones" = [1]\n"retrain.protocol" = "ft"\n'
+        '"retrain.epochs" = 200\n[grid]\nseed = [5]\n'
+    )
+    rdir = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "shedding", "sweep", str(grid), "--quiet", "--no-controls"]
+    cmd += ["--data-root", str(data_root), "--runs-dir", str(rdir)]
+    sweep = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = time.time()
+        child = None
+        while child is None:
+            assert sweep.poll() is None, "the sweep ended before its run started"
+            assert time.time() - t0 < 180, "the run never took its lock"
+            for lock in rdir.glob("*.lock"):
+                words = lock.read_text().split()
+                child = int(words[0]) if words else None
+            time.sleep(0.1)
+        assert child != sweep.pid
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait()
+        t0 = time.time()
+        while _alive(child):
+            assert time.time() - t0 < 60, f"run process {child} outlived its sweep"
+            time.sleep(0.2)
+        assert not any(lock_path(p).exists() for p in rdir.glob("*.h5"))
+    finally:
+        sweep.kill()
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as dead)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
