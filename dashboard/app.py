@@ -63,7 +63,11 @@ def render_page(store: RunStore, pathname: str | None, search: str | None) -> An
     return html.Div(
         [
             nav(""),
-            html.Div([html.H2("Not found"), dcc.Link("all runs", href="/")], className="page"),
+            html.Main(
+                [html.H1("Not found"), dcc.Link("all runs", href="/")],
+                className="page",
+                **{"data-title": "Not found"},
+            ),
         ]
     )
 
@@ -340,6 +344,10 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     )
     def _cmp_shed(v: Any, r: str, c: Any, g: str, selected: list[str]) -> Any:
         return compare.shed(store, selected, r, c, g, v)
+
+    @cb(Output(ids.CMP_VERDICT, "children"), cversion, group, State(ids.CMP_RUNS, "value"), **later)
+    def _cmp_verdict(v: Any, g: str, selected: list[str]) -> Any:
+        return compare.verdicts(store, selected, g, v)
 
     @cb(Output(ids.CMP_ACC, "figure"), cversion, group, State(ids.CMP_RUNS, "value"), **later)
     def _cmp_acc(v: Any, g: str, selected: list[str]) -> Any:

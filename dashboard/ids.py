@@ -52,3 +52,4 @@ CMP_SNAPSHOT = "cmp-snapshot"
 CMP_OVERLAP = "cmp-overlap"
 CMP_OVERLAP_JOB = "cmp-overlap-job"  # dcc.Store: key of a pending overlap computation
 CMP_NOTE = "cmp-note"
+CMP_VERDICT = "cmp-verdict"

@@ -11,7 +11,7 @@ import numpy as np
 from dash import dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard.data import default_value_index, rule_grid, rule_names
+from dashboard.data import default_value_index, display_name, rule_grid, rule_names, run_info
 from dashboard.figures import empty_figure
 from shedding.analysis.thresholds import DEFAULT_RULE
 
@@ -165,4 +165,20 @@ def fmt(value: float | None, spec: str = ".3f") -> str:
     """Number for display; em dash for missing."""
     if value is None or not np.isfinite(value):
         return "—"
-    return format(value, spec)
+    text = format(value, spec)
+    if text.startswith("-") and not any(ch in "123456789" for ch in text):
+        return text[1:]  # no "-0.000"
+    return text
+
+
+def run_name(store: Any, rid: str) -> str:
+    """The readable name of the run behind an opaque id (memoised with the run); its
+    file name when it cannot be read."""
+    rf = store.catalog.get(rid)
+    if rf is None:
+        return rid
+    try:
+        with store.open(rid) as run:
+            return run.memo("info", lambda: run_info(run, display_name(rf))).name
+    except Exception:
+        return display_name(rf)

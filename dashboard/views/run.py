@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import data, ids
 from dashboard.figures import (
+    PALETTE,
     Curve,
     channel_map,
     flow_figure,
@@ -24,6 +25,7 @@ from dashboard.figures import (
     shed_figure,
     trajectories_figure,
 )
+from dashboard.labels import percent
 from dashboard.reference import ControlCounts, control_counts_job
 from dashboard.store import RunStore
 from dashboard.views.common import (
@@ -34,18 +36,55 @@ from dashboard.views.common import (
     nav,
     publish,
     rule_text,
+    run_name,
     threshold_controls,
 )
 from dashboard.views.summary import summary_table
 from shedding.analysis.thresholds import DEFAULT_RULE, get_rule, grid_index
 
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+#: No cloud sharing (the app runs offline) and only the tools that help reading a plot.
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "showSendToCloud": False,
+    "showEditInChartStudio": False,
+    "showLink": False,
+    "modeBarButtonsToRemove": [
+        "sendDataToCloud",
+        "editInChartStudio",
+        "lasso2d",
+        "select2d",
+        "toggleSpikelines",
+        "hoverClosestCartesian",
+        "hoverCompareCartesian",
+    ],
+}
 OVERVIEW_TAB, LAYER_TAB = "overview", "layer"
 
 
-def _graph(gid: str, figure: Any = None) -> dcc.Graph:
+#: What each graph shows, for screen readers (the graph's aria label).
+GRAPH_LABELS = {
+    ids.RUN_SHED: "Shed fraction of the kept weights over epochs, this run and its control",
+    ids.RUN_FLOW: "Weights newly shed and revived per snapshot, over epochs",
+    ids.RUN_METRICS: "Accuracy, loss and learning rate over epochs",
+    ids.RUN_HIST: "Distribution of kept weight magnitudes over epochs, one layer",
+    ids.RUN_CHANNELS: "Shed fraction per output channel over epochs, one layer",
+    ids.RUN_TRAJ: "Magnitudes of sampled weights over epochs, coloured by their fate",
+    ids.CMP_SHED: "Shed fraction over epochs of the compared runs and their controls",
+    ids.CMP_ACC: "Test accuracy over epochs of the compared runs",
+    ids.CMP_OVERLAP: "Pairwise overlap of the compared runs' kept sets",
+}
+
+
+def graph(gid: str, figure: Any = None) -> html.Figure:
+    """A dcc.Graph in a labelled ``figure`` element (its aria label says what it shows)."""
     extra = {} if figure is None else {"figure": figure}
-    return dcc.Graph(id=gid, config=GRAPH_CONFIG, className="graph", **extra)
+    return html.Figure(
+        dcc.Graph(id=gid, config=GRAPH_CONFIG, className="graph", **extra),
+        role="img",
+        className="graph-box",
+        **{"aria-label": GRAPH_LABELS.get(gid, "plot")},
+    )
 
 
 def layout(store: RunStore, rid: str) -> html.Div:
@@ -57,9 +96,10 @@ def layout(store: RunStore, rid: str) -> html.Div:
         return html.Div(
             [
                 nav(""),
-                html.Div(
-                    [html.H2("Run not available"), html.P(str(e).strip("'\"")[:300])],
+                html.Main(
+                    [html.H1("Run not available"), html.P(str(e).strip("'\"")[:300])],
                     className="page",
+                    **{"data-title": "Run not available"},
                 ),
             ]
         )
@@ -74,7 +114,7 @@ def layout(store: RunStore, rid: str) -> html.Div:
             dcc.Store(id=ids.RUN_ID, data=rid),
             dcc.Store(id=ids.RUN_VERSION, data=version),
             fast_tick(ids.RUN_FAST, store),
-            html.Div(
+            html.Main(
                 [
                     html.Div(header(store, rid, version), id=ids.RUN_HEADER),
                     html.Div(summary(store, rid, version), id=ids.RUN_SUMMARY),
@@ -92,15 +132,15 @@ def layout(store: RunStore, rid: str) -> html.Div:
                                 [
                                     html.Div(
                                         [
-                                            _graph(
+                                            graph(
                                                 ids.RUN_SHED,
                                                 shed(store, rid, DEFAULT_RULE, None, data.ALL),
                                             ),
-                                            _graph(ids.RUN_FLOW, flow(store, rid, data.ALL)),
+                                            graph(ids.RUN_FLOW, flow(store, rid, data.ALL)),
                                         ],
                                         className="grid2",
                                     ),
-                                    _graph(ids.RUN_METRICS, metrics(store, rid)),
+                                    graph(ids.RUN_METRICS, metrics(store, rid)),
                                 ],
                                 label="Shedding and training",
                                 value=OVERVIEW_TAB,
@@ -114,10 +154,10 @@ def layout(store: RunStore, rid: str) -> html.Div:
                                         layers[0] if layers else None,
                                     ),
                                     html.Div(
-                                        [_graph(ids.RUN_HIST), _graph(ids.RUN_CHANNELS)],
+                                        [graph(ids.RUN_HIST), graph(ids.RUN_CHANNELS)],
                                         className="grid2",
                                     ),
-                                    _graph(ids.RUN_TRAJ),
+                                    graph(ids.RUN_TRAJ),
                                 ],
                                 label="Inside one layer",
                                 value=LAYER_TAB,
@@ -129,6 +169,7 @@ def layout(store: RunStore, rid: str) -> html.Div:
                     ),
                 ],
                 className="page",
+                **{"data-title": run_name(store, rid)},
             ),
         ]
     )
@@ -198,7 +239,10 @@ def header(store: RunStore, rid: str, version: Any = None) -> Any:
         info = run.memo("info", lambda: data.run_info(run, data.display_name(rf) if rf else "?"))
         created = getattr(run, "created", "")
     if crid is not None:
-        control: Any = ["control run: ", dcc.Link(cid, href=f"/run/{crid}")]
+        control: Any = [
+            "control run: ",
+            dcc.Link(run_name(store, crid), href=f"/run/{crid}", title=f"run id {cid}"),
+        ]
     elif cid:
         control = f"control run {cid!r} is not in this directory"
     elif info.is_control:
@@ -209,13 +253,18 @@ def header(store: RunStore, rid: str, version: Any = None) -> Any:
         ("model", info.model),
         ("pruner", info.pruner),
         ("protocol", info.protocol),
-        ("sparsity", info.sparsity),
+        ("sparsity", percent(info.sparsity) if info.sparsity is not None else "—"),
         ("seed", info.seed),
         ("snapshots", info.snapshots),
     ]
     return html.Div(
         [
-            html.H2([info.name, html.Span(info.status, className=f"badge {info.status}")]),
+            html.H1(
+                [
+                    html.Span(info.name, title=f"{info.file} · run id {info.run_id}"),
+                    html.Span(info.status, className=f"badge {info.status}"),
+                ]
+            ),
             html.Div(
                 [html.Span([html.B(k), f" {v}"], className="chip") for k, v in chips],
                 className="chips",
@@ -252,19 +301,19 @@ def shed(store: RunStore, rid: str, rule: str, vidx: Any, layer: str, version: A
         x, y = data.shed_series(run, rule, c, layer)
         epochs = data.prune_epochs(run)
         gi = grid_index(run, rule, c)
-    curves = [Curve("this run", x, y, color="#1f77b4")]
+    curves = [Curve("this run", x, y, color=PALETTE[0])]
     state, counts = reference(store, rid)
     note = ""
     if counts is not None:
         cy = counts.fraction(rule, gi, None if layer == data.ALL else layer)
         curves.append(
-            Curve("control, on this run's kept set", counts.epoch, cy, dash="dash", color="#555")
+            Curve("control, on this run's kept set", counts.epoch, cy, dash="dash", color="#000000")
         )
     elif state != "none":
         crid, _ = _control(store, rid)
         with store.open(crid) as control:  # its own curve from stored statistics, memoised
             cx, cy = data.shed_series(control, rule, c, layer)
-        curves.append(Curve("control, own kept set", cx, cy, dash="dot", color="#888"))
+        curves.append(Curve("control, own kept set", cx, cy, dash="dot", color="#555555"))
         note = {
             "pending": " (counting the control on this run's kept set…)",
             "failed": " (like-for-like control count failed)",
@@ -279,9 +328,13 @@ def shed(store: RunStore, rid: str, rule: str, vidx: Any, layer: str, version: A
 def flow(store: RunStore, rid: str, layer: str, version: Any = None) -> Any:
     with store.open(rid) as run:
         shed_n, rev = data.flow(run, layer or data.ALL)
-        epoch = run.index.epoch
+        epoch, epochs = run.index.epoch, data.prune_epochs(run)
     return flow_figure(
-        epoch, shed_n, rev, title=f"Newly shed / revived per snapshot (default rule), {layer}"
+        epoch,
+        shed_n,
+        rev,
+        title=f"Newly shed / revived per snapshot (default rule), {layer}",
+        prune_epochs=epochs,
     )
 
 
@@ -312,7 +365,7 @@ def hist(
             edges,
             threshold=tau,
             epoch=run.index.epoch,
-            prune_snapshots=data.prune_snapshots(run),
+            prune_epochs=data.prune_epochs(run),
             title=f"{layer}: kept magnitudes (dashed: {rule_text(rule, c)})",
         )
 
@@ -324,7 +377,13 @@ def channels(
     layer_tab_shown(tab)
     with store.open(rid) as run:
         frac = data.channel_fraction(run, layer)
-    return channel_map(frac, title=f"{layer}: shed fraction per output channel (default rule)")
+        epoch, epochs = run.index.epoch, data.prune_epochs(run)
+    return channel_map(
+        frac,
+        epoch=epoch,
+        prune_epochs=epochs,
+        title=f"{layer}: shed fraction per output channel (default rule)",
+    )
 
 
 @guard_figure
@@ -342,12 +401,13 @@ def trajectories(
     with store.open(rid) as run:
         values, fates = data.sample_fates(run, layer, rule, c)
         tau = data.layer_tau(run, layer, rule, c)
-        epoch = run.index.epoch
+        epoch, epochs = run.index.epoch, data.prune_epochs(run)
     return trajectories_figure(
         epoch,
         values,
         fates,
         threshold=tau,
+        prune_epochs=epochs,
         title=f"{layer}: {values.shape[1]} sampled weights, fate at the last snapshot",
     )
 
