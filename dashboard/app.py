@@ -32,6 +32,7 @@ from dashboard.catalog import RunCatalog
 from dashboard.jobs import EXIT_WAIT_S
 from dashboard.store import RunStore
 from dashboard.style import INDEX_STRING
+from dashboard.urlstate import writer_js
 from dashboard.views import compare, overlap, run, runs
 from dashboard.views.common import nav, value_label
 
@@ -57,7 +58,7 @@ def render_page(store: RunStore, pathname: str | None, search: str | None) -> An
     if path == "/":
         return runs.layout()
     if path.startswith("/run/"):
-        return run.layout(store, path[len("/run/") :])
+        return run.layout(store, path[len("/run/") :], search)
     if path == "/compare":
         return compare.layout(store, search)
     return html.Div(
@@ -124,8 +125,8 @@ def create_app(
         runs_dir: directory searched (recursively) for ``*.h5`` run files; nothing outside
             it is ever read.
         refresh_ms: live refresh period of the open page.
-        secret: key of the opaque run ids (default: random per app, so links are valid
-            for this server process only).
+        secret: key of the opaque run ids (default: none, so an id depends only on the
+            file's path under ``runs_dir`` and links stay valid across restarts).
 
     Example:
         >>> app = create_app("data/runs")          # doctest: +SKIP
@@ -306,7 +307,28 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     def _run_traj(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
         return run.trajectories(store, run_id, name, r, c, v, t)
 
+    app.clientside_callback(
+        writer_js(["rule", "threshold", "layer", "tab", "inner"]),
+        Output(ids.RUN_URL_SINK, "data"),
+        Input(ids.RUN_RULE, "value"),
+        Input(ids.RUN_VALUE, "value"),
+        Input(ids.RUN_SHED_LAYER, "value"),
+        Input(ids.RUN_TABS, "value"),
+        Input(ids.RUN_LAYER, "value"),
+        prevent_initial_call=True,
+    )
+
     # ------------------------------------------------------------------ compare page
+    app.clientside_callback(
+        writer_js(["runs", "rule", "threshold", "group", "snapshot"]),
+        Output(ids.CMP_URL_SINK, "data"),
+        Input(ids.CMP_RUNS, "value"),
+        Input(ids.CMP_RULE, "value"),
+        Input(ids.CMP_VALUE, "value"),
+        Input(ids.CMP_GROUP, "value"),
+        Input(ids.CMP_SNAPSHOT, "value"),
+        prevent_initial_call=True,
+    )
     chosen, cversion = Input(ids.CMP_RUNS, "value"), Input(ids.CMP_VERSION, "data")
 
     @cb(

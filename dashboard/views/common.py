@@ -96,23 +96,31 @@ def nav(active: str) -> html.Nav:
     )
 
 
-def threshold_controls(rule_id: str, value_id: str, label_id: str) -> html.Div:
-    """Rule dropdown and a slider over the rule's stored grid of c values."""
-    grid = rule_grid(None, DEFAULT_RULE)
-    max_, marks, value = slider_props(DEFAULT_RULE, grid)
+def threshold_controls(
+    rule_id: str,
+    value_id: str,
+    label_id: str,
+    *,
+    rule: str = DEFAULT_RULE,
+    index: int | None = None,
+) -> html.Div:
+    """Rule dropdown and a slider over the rule's stored grid of c values, set to
+    ``rule`` and slider position ``index`` (default: the rule's default c)."""
+    grid = rule_grid(None, rule)
+    max_, marks, value = slider_props(rule, grid)
+    if index is not None:
+        value = min(max(index, 0), max_)
     return html.Div(
         [
             html.Label("threshold rule", className="ctl-label"),
             dcc.Dropdown(
                 id=rule_id,
                 options=[{"label": RULE_LABELS.get(r, r), "value": r} for r in rule_names()],
-                value=DEFAULT_RULE,
+                value=rule,
                 clearable=False,
                 className="ctl-rule",
             ),
-            html.Label(
-                id=label_id, className="ctl-label", children=value_label(DEFAULT_RULE, value)
-            ),
+            html.Label(id=label_id, className="ctl-label", children=value_label(rule, value)),
             html.Div(
                 dcc.Slider(
                     id=value_id,

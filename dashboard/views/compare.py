@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 import numpy as np
 from dash import dcc, html
 
-from dashboard import data, ids
+from dashboard import data, ids, urlstate
 from dashboard.data import display_name
 from dashboard.figures import PALETTE, Curve, shed_figure
 from dashboard.figures.base import FRACTION_FORMAT
@@ -39,7 +39,7 @@ from dashboard.views.run import current_version as run_version
 from dashboard.views.run import graph, reference
 from dashboard.views.summary import run_verdict_figures
 from dashboard.views.verdict import explainer, verdict_block
-from shedding.analysis.thresholds import DEFAULT_RULE, grid_index
+from shedding.analysis.thresholds import grid_index
 
 SEEDS = "seeds"  # group value: runs that differ only in seed form one band
 
@@ -63,12 +63,16 @@ def layout(store: RunStore, search: str | None) -> html.Div:
     # The page comes with its first version, snapshot slider and figures for the default
     # controls: nothing waits on a callback round trip before it draws. The figure
     # callbacks run when an input changes (prevent_initial_call).
-    top, marks, snap = snapshot_range(store, chosen, None)
-    overlap_fig, job = overlap.overlap(store, chosen, snap, DEFAULT_RULE, None)
+    q = urlstate.query(search)
+    th = urlstate.threshold(q)
+    grouping = urlstate.choice(q, "group", [SEEDS, "runs"], SEEDS)
+    top, marks, snap = snapshot_range(store, chosen, urlstate.integer(q, "snapshot"))
+    overlap_fig, job = overlap.overlap(store, chosen, snap, th.rule, th.index)
     version = current_version(store, chosen, job)
     return html.Div(
         [
             nav("Compare"),
+            dcc.Store(id=ids.CMP_URL_SINK),
             dcc.Store(id=ids.CMP_VERSION, data=version),
             dcc.Store(id=ids.CMP_OVERLAP_JOB, data=job),
             fast_tick(ids.CMP_FAST, store),
@@ -91,13 +95,19 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                     ),
                     html.Div(
                         [
-                            threshold_controls(ids.CMP_RULE, ids.CMP_VALUE, ids.CMP_VALUE_LABEL),
+                            threshold_controls(
+                                ids.CMP_RULE,
+                                ids.CMP_VALUE,
+                                ids.CMP_VALUE_LABEL,
+                                rule=th.rule,
+                                index=th.index,
+                            ),
                             html.Div(
                                 [
                                     html.Label("group", className="ctl-label"),
                                     dcc.RadioItems(
                                         id=ids.CMP_GROUP,
-                                        value=SEEDS,
+                                        value=grouping,
                                         inline=True,
                                         options=[
                                             {"label": " seeds as bands", "value": SEEDS},
@@ -110,15 +120,15 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                         ],
                         className="control-row",
                     ),
-                    html.Div(verdicts(store, chosen, SEEDS, version), id=ids.CMP_VERDICT),
+                    html.Div(verdicts(store, chosen, grouping, version), id=ids.CMP_VERDICT),
                     explainer(),
                     html.Div(
                         [
                             graph(
                                 ids.CMP_SHED,
-                                shed(store, chosen, DEFAULT_RULE, None, SEEDS, version),
+                                shed(store, chosen, th.rule, th.index, grouping, version),
                             ),
-                            graph(ids.CMP_ACC, accuracy(store, chosen, SEEDS, version)),
+                            graph(ids.CMP_ACC, accuracy(store, chosen, grouping, version)),
                         ],
                         className="grid2",
                     ),

@@ -14,7 +14,7 @@ from typing import Any
 from dash import dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import data, ids
+from dashboard import data, ids, urlstate
 from dashboard.figures import (
     PALETTE,
     Curve,
@@ -40,7 +40,7 @@ from dashboard.views.common import (
     threshold_controls,
 )
 from dashboard.views.summary import summary_table
-from shedding.analysis.thresholds import DEFAULT_RULE, get_rule, grid_index
+from shedding.analysis.thresholds import get_rule, grid_index
 
 #: No cloud sharing (the app runs offline) and only the tools that help reading a plot.
 GRAPH_CONFIG = {
@@ -87,8 +87,9 @@ def graph(gid: str, figure: Any = None) -> html.Figure:
     )
 
 
-def layout(store: RunStore, rid: str) -> html.Div:
-    """The run page for ``rid`` (an error page when it cannot be opened)."""
+def layout(store: RunStore, rid: str, search: str | None = None) -> html.Div:
+    """The run page for ``rid`` (an error page when it cannot be opened), in the view
+    the query string names (see :mod:`dashboard.urlstate`)."""
     try:
         with store.open(rid) as run:
             layers = [i.name for i in run.layers]
@@ -108,10 +109,16 @@ def layout(store: RunStore, rid: str) -> html.Div:
     # the figures show. Those callbacks, and the poll, run only when an input changes
     # (prevent_initial_call); the second tab computes its figures when opened.
     version = current_version(store, rid)
+    q = urlstate.query(search)
+    th = urlstate.threshold(q)
+    shown = urlstate.choice(q, "layer", [data.ALL, *layers], data.ALL)
+    inner = urlstate.choice(q, "inner", layers, layers[0] if layers else "")
+    tab = urlstate.choice(q, "tab", [OVERVIEW_TAB, LAYER_TAB], OVERVIEW_TAB)
     return html.Div(
         [
             nav(""),
             dcc.Store(id=ids.RUN_ID, data=rid),
+            dcc.Store(id=ids.RUN_URL_SINK),
             dcc.Store(id=ids.RUN_VERSION, data=version),
             fast_tick(ids.RUN_FAST, store),
             html.Main(
@@ -120,8 +127,14 @@ def layout(store: RunStore, rid: str) -> html.Div:
                     html.Div(summary(store, rid, version), id=ids.RUN_SUMMARY),
                     html.Div(
                         [
-                            threshold_controls(ids.RUN_RULE, ids.RUN_VALUE, ids.RUN_VALUE_LABEL),
-                            _dropdown("layers", ids.RUN_SHED_LAYER, [data.ALL, *layers], data.ALL),
+                            threshold_controls(
+                                ids.RUN_RULE,
+                                ids.RUN_VALUE,
+                                ids.RUN_VALUE_LABEL,
+                                rule=th.rule,
+                                index=th.index,
+                            ),
+                            _dropdown("layers", ids.RUN_SHED_LAYER, [data.ALL, *layers], shown),
                         ],
                         className="control-row",
                     ),
@@ -134,9 +147,9 @@ def layout(store: RunStore, rid: str) -> html.Div:
                                         [
                                             graph(
                                                 ids.RUN_SHED,
-                                                shed(store, rid, DEFAULT_RULE, None, data.ALL),
+                                                shed(store, rid, th.rule, th.index, shown),
                                             ),
-                                            graph(ids.RUN_FLOW, flow(store, rid, data.ALL)),
+                                            graph(ids.RUN_FLOW, flow(store, rid, shown)),
                                         ],
                                         className="grid2",
                                     ),
@@ -151,7 +164,7 @@ def layout(store: RunStore, rid: str) -> html.Div:
                                         "layer",
                                         ids.RUN_LAYER,
                                         layers,
-                                        layers[0] if layers else None,
+                                        inner or None,
                                     ),
                                     html.Div(
                                         [graph(ids.RUN_HIST), graph(ids.RUN_CHANNELS)],
@@ -164,7 +177,7 @@ def layout(store: RunStore, rid: str) -> html.Div:
                             ),
                         ],
                         id=ids.RUN_TABS,
-                        value=OVERVIEW_TAB,
+                        value=tab,
                         className="tabs",
                     ),
                 ],

@@ -98,7 +98,7 @@ def verdict_block(
         return html.Div(html.P("No prune round recorded yet.", className="hint"))
     text, word, a = verdict_line(runs)
     if pending:
-        word = "counting the control…"
+        word = "computing the control count…"
     css = {"attributable to pruning": "yes", "no control": "none"}.get(word, "no")
     return html.Div(
         [

@@ -308,3 +308,26 @@ def test_damaged_file_panels_show_the_reason(tmp_path):
         assert [r["file"] for r in rows] == ["b"] and "a.h5" in repr(bad)
     finally:
         store.close()
+
+
+def test_run_page_opens_in_the_view_its_query_names(store):
+    from dashboard import urlstate
+
+    rid = rid_of(store, "gmp_s0")
+    page = repr(run.layout(store, rid, "?rule=absolute&threshold=0.001&layer=conv1&tab=layer"))
+    assert "'absolute'" in page and "τ = 0.001" in page and "value='layer'" in page
+    # unknown values fall back to the defaults, never an error
+    bad = urlstate.threshold(urlstate.query("?rule=nope&threshold=x"))
+    assert bad == urlstate.Threshold()
+    assert urlstate.threshold(urlstate.query("?rule=absolute&threshold=abc")).rule == "absolute"
+    assert urlstate.choice({"tab": "x"}, "tab", ["overview", "layer"], "overview") == "overview"
+
+
+def test_compare_page_reads_group_and_snapshot_and_says_what_a_link_lost(store):
+    ids_ = [rid_of(store, s) for s in ("gmp_s0", "gmp_s1")]
+    page = repr(compare.layout(store, f"?runs={','.join(ids_)},{'f' * 20}&group=runs&snapshot=2"))
+    assert "value='runs'" in page and "1 run(s) of this link are not in the runs directory" in page
+    both = repr(_settle(store, lambda: compare.verdicts(store, ids_, compare.SEEDS)))
+    assert "not attributable to pruning" in both and "95% CI" in both and "2 seeds" in both
+    each = repr(_settle(store, lambda: compare.verdicts(store, ids_, "runs")))
+    assert each.count("1 seed: no interval") == 2
