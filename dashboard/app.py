@@ -307,27 +307,25 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     def _run_traj(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
         return run.trajectories(store, run_id, name, r, c, v, t)
 
-    app.clientside_callback(
-        writer_js(["rule", "threshold", "layer", "tab", "inner"]),
-        Output(ids.RUN_URL_SINK, "data"),
-        Input(ids.RUN_RULE, "value"),
-        Input(ids.RUN_VALUE, "value"),
-        Input(ids.RUN_SHED_LAYER, "value"),
-        Input(ids.RUN_TABS, "value"),
-        Input(ids.RUN_LAYER, "value"),
-        prevent_initial_call=True,
+    _query_writer(
+        app,
+        ids.RUN_URL_SINK,
+        rule=ids.RUN_RULE,
+        threshold=ids.RUN_VALUE,
+        layer=ids.RUN_SHED_LAYER,
+        tab=ids.RUN_TABS,
+        inner=ids.RUN_LAYER,
     )
 
     # ------------------------------------------------------------------ compare page
-    app.clientside_callback(
-        writer_js(["runs", "rule", "threshold", "group", "snapshot"]),
-        Output(ids.CMP_URL_SINK, "data"),
-        Input(ids.CMP_RUNS, "value"),
-        Input(ids.CMP_RULE, "value"),
-        Input(ids.CMP_VALUE, "value"),
-        Input(ids.CMP_GROUP, "value"),
-        Input(ids.CMP_SNAPSHOT, "value"),
-        prevent_initial_call=True,
+    _query_writer(
+        app,
+        ids.CMP_URL_SINK,
+        runs=ids.CMP_RUNS,
+        rule=ids.CMP_RULE,
+        threshold=ids.CMP_VALUE,
+        group=ids.CMP_GROUP,
+        snapshot=ids.CMP_SNAPSHOT,
     )
     chosen, cversion = Input(ids.CMP_RUNS, "value"), Input(ids.CMP_VERSION, "data")
 
@@ -403,6 +401,17 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     @cb(Output(ids.CMP_NOTE, "children"), chosen, **later)
     def _cmp_note(selected: list[str]) -> Any:
         return overlap.note(selected)
+
+
+def _query_writer(app: dash.Dash, sink: str, **params: str) -> None:
+    """Keeps the query string in step with the controls: parameter name -> component id
+    (its ``value``), written in the browser (see :func:`dashboard.urlstate.writer_js`)."""
+    app.clientside_callback(
+        writer_js(list(params)),
+        Output(sink, "data"),
+        *[Input(cid, "value") for cid in params.values()],
+        prevent_initial_call=True,
+    )
 
 
 def _threshold_callbacks(app: dash.Dash, rule_id: str, value_id: str, label_id: str) -> None:

@@ -69,7 +69,9 @@ ul.bad { color: #7c2d12; }
 
 #: Page behaviour Dash has no prop for: the document title from the page's
 #: ``main[data-title]``; the tables' filter case toggles out of the tab order (a keyboard
-#: user would otherwise tab through one per column before reaching a run); run links in
+#: user would otherwise tab through one per column before reaching a run); Tab on a row's
+#: checkbox or link kept from the table (it takes Tab for cell navigation and would hold
+#: the focus there); dcc.Tabs' tabs focusable and opened by Enter or Space; run links in
 #: tables followed client-side, as dcc.Link does (no reload of the scripts).
 SITE_JS = """<script>(function(){
 function tidy(){
@@ -78,7 +80,20 @@ function tidy(){
     if(document.title!==t)document.title=t;}
   document.querySelectorAll('input.dash-filter--case').forEach(function(b){
     if(b.tabIndex!==-1)b.tabIndex=-1;});
+  document.querySelectorAll('.tab-container').forEach(function(c){
+    if(c.getAttribute('role')!=='tablist')c.setAttribute('role','tablist');});
+  document.querySelectorAll('.tab-container .tab').forEach(function(t){
+    if(t.tabIndex!==0)t.tabIndex=0;if(t.getAttribute('role')!=='tab')t.setAttribute('role','tab');
+    var sel=t.classList.contains('tab--selected')?'true':'false';
+    if(t.getAttribute('aria-selected')!==sel)t.setAttribute('aria-selected',sel);});
 }
+document.addEventListener('keydown',function(e){
+  var t=e.target;if(!t.closest)return;
+  if(t.closest('.dash-table-container')&&(e.key==='Tab'&&t.matches('input[type=checkbox],a')
+     ||e.key==='Enter'&&t.matches('a')))e.stopPropagation();
+  if((e.key==='Enter'||e.key===' ')&&t.matches('.tab-container .tab')){
+    e.preventDefault();t.click();}
+},true);
 new MutationObserver(tidy).observe(document.documentElement,{childList:true,subtree:true});
 document.addEventListener('click',function(e){
   var a=e.target.closest&&e.target.closest('.dash-table-container a[href^="/"]');
