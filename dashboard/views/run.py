@@ -25,7 +25,7 @@ from dashboard.figures import (
     shed_figure,
     trajectories_figure,
 )
-from dashboard.labels import percent
+from dashboard.labels import TOOLTIPS, percent
 from dashboard.reference import ControlCounts, control_counts_job
 from dashboard.store import RunStore
 from dashboard.views.common import (
@@ -279,7 +279,10 @@ def header(store: RunStore, rid: str, version: Any = None) -> Any:
                 ]
             ),
             html.Div(
-                [html.Span([html.B(k), f" {v}"], className="chip") for k, v in chips],
+                [
+                    html.Span([html.B(k), f" {v}"], className="chip", title=TOOLTIPS.get(k))
+                    for k, v in chips
+                ],
                 className="chips",
             ),
             html.P(
