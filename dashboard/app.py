@@ -292,6 +292,16 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     def _run_flow(layer: str, v: Any, run_id: str) -> Any:
         return run.flow(store, run_id, layer, v)
 
+    @cb(
+        Output(ids.RUN_SHED_LAYER, "value"),
+        Output(ids.RUN_LAYER, "value"),
+        Input(ids.RUN_SHED_LAYER, "value"),
+        Input(ids.RUN_LAYER, "value"),
+        prevent_initial_call=True,
+    )
+    def _sync_layers(top: str | None, inner: str | None) -> Any:
+        return run.sync_layers(dash.ctx.triggered_id, top, inner)
+
     # the "Inside one layer" tab: computed only while it is shown (the tab is an input)
     layer, tab = Input(ids.RUN_LAYER, "value"), Input(ids.RUN_TABS, "value")
 
@@ -403,11 +413,15 @@ def _register(app: dash.Dash, store: RunStore) -> None:
         return overlap.note(selected)
 
 
+#: Query values left out of a link (the page's defaults).
+_QUERY_DEFAULTS = {"layer": data.ALL, "tab": run.OVERVIEW_TAB, "group": compare.SEEDS}
+
+
 def _query_writer(app: dash.Dash, sink: str, **params: str) -> None:
     """Keeps the query string in step with the controls: parameter name -> component id
     (its ``value``), written in the browser (see :func:`dashboard.urlstate.writer_js`)."""
     app.clientside_callback(
-        writer_js(list(params)),
+        writer_js(list(params), _QUERY_DEFAULTS),
         Output(sink, "data"),
         *[Input(cid, "value") for cid in params.values()],
         prevent_initial_call=True,

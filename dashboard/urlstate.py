@@ -61,19 +61,22 @@ def integer(q: dict[str, str], key: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def writer_js(names: list[str]) -> str:
+def writer_js(names: list[str], defaults: dict[str, str] | None = None) -> str:
     """A clientside callback that writes its inputs into the query string under
     ``names`` (the threshold as its c value, from the stored grids; lists comma-joined;
-    empty values dropped) with ``history.replaceState``, and updates nothing."""
+    empty values and those equal to ``defaults[name]`` dropped) with
+    ``history.replaceState``, and updates nothing."""
     grids = {r: [float(f"{g:.6g}") for g in rule_grid(None, r)] for r in rule_names()}
     return (
-        "function(){var names=" + json.dumps(names) + ",grids=" + json.dumps(grids) + ";"
+        "function(){var names=" + json.dumps(names) + ",grids=" + json.dumps(grids) + ","
+        "defaults=" + json.dumps(defaults or {}) + ";"
         "var q=new URLSearchParams(window.location.search),rule=null;"
         "for(var i=0;i<names.length;i++){var v=arguments[i];"
         "if(names[i]==='rule')rule=v;"
         "if(names[i]==='threshold'&&rule&&grids[rule]&&typeof v==='number')"
         "v=grids[rule][Math.max(0,Math.min(v,grids[rule].length-1))];"
-        "if(v===null||v===undefined||v===''||(Array.isArray(v)&&!v.length))q.delete(names[i]);"
+        "if(v===null||v===undefined||v===''||(Array.isArray(v)&&!v.length)||"
+        "defaults[names[i]]===v)q.delete(names[i]);"
         "else q.set(names[i],Array.isArray(v)?v.join(','):String(v));}"
         "var s=q.toString().replace(/%2C/g,','),url=window.location.pathname+(s?'?'+s:'');"
         "if(url!==window.location.pathname+window.location.search)"

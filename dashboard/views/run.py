@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from dash import dcc, html
+from dash import dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import data, ids, urlstate
@@ -112,7 +112,8 @@ def layout(store: RunStore, rid: str, search: str | None = None) -> html.Div:
     q = urlstate.query(search)
     th = urlstate.threshold(q)
     shown = urlstate.choice(q, "layer", [data.ALL, *layers], data.ALL)
-    inner = urlstate.choice(q, "inner", layers, layers[0] if layers else "")
+    first = shown if shown != data.ALL else (layers[0] if layers else "")
+    inner = urlstate.choice(q, "inner", layers, first)
     tab = urlstate.choice(q, "tab", [OVERVIEW_TAB, LAYER_TAB], OVERVIEW_TAB)
     return html.Div(
         [
@@ -352,6 +353,17 @@ def flow(store: RunStore, rid: str, layer: str, version: Any = None) -> Any:
         title=f"Newly shed / revived per snapshot (default rule), {layer}",
         prune_epochs=epochs,
     )
+
+
+def sync_layers(trigger: Any, top: str | None, inner: str | None) -> tuple[Any, Any]:
+    """(overview layer, layer tab's layer): the two pickers agree. A layer chosen above
+    becomes the tab's; one chosen in the tab is shown above ("all layers" above leaves
+    the tab's as it is)."""
+    if trigger == ids.RUN_SHED_LAYER and top and top != data.ALL and top != inner:
+        return no_update, top
+    if trigger == ids.RUN_LAYER and inner and inner != top:
+        return inner, no_update
+    raise PreventUpdate
 
 
 def layer_tab_shown(tab: str | None) -> None:

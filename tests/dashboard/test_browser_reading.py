@@ -152,6 +152,8 @@ def test_a_link_reopens_the_same_view_after_a_restart(page, runs_dir, tmp_path):
         page.locator("#run-tabs .tab", has_text="Inside one layer").click()
         page.wait_for_function("location.search.includes('tab=layer')", timeout=10_000)
         link = page.url
+        assert "layer=" not in link  # defaults stay out of the link
+        page.goto("about:blank")  # the old page would poll the stopped server
     finally:
         first.close()
     second = Server(runs_dir)  # a fresh process would build the same catalog
@@ -164,4 +166,31 @@ def test_a_link_reopens_the_same_view_after_a_restart(page, runs_dir, tmp_path):
         assert "0.0316" in title["text"]
     finally:
         second.close()
+    assert not page.errors, page.errors
+
+
+def test_the_two_layer_pickers_agree(page, server):
+    open_run(page, server, "gmp_s0")
+    page.click("#run-shed-layer")
+    page.get_by_role("option", name="block.0.conv", exact=True).click()
+    page.wait_for_function(
+        "document.querySelector('#run-shed .js-plotly-plot').layout.title.text"
+        ".includes('block.0.conv')",
+        timeout=20_000,
+    )
+    page.locator("#run-tabs .tab", has_text="Inside one layer").click()
+    figure_ready(page, "run-hist")
+    assert "block.0.conv" in page.inner_text("#run-layer")
+    assert page.evaluate(
+        "document.querySelector('#run-hist .js-plotly-plot').layout.title.text"
+    ).startswith("block.0.conv")
+    page.click("#run-layer")
+    page.get_by_role("option", name="fc", exact=True).click()
+    page.wait_for_function("location.search.includes('layer=fc')", timeout=10_000)
+    page.locator("#run-tabs .tab", has_text="Shedding and training").click()
+    page.wait_for_function(
+        "(() => { const g = document.querySelector('#run-shed .js-plotly-plot');"
+        " return g && g.layout.title.text.includes(', fc'); })()",
+        timeout=20_000,
+    )
     assert not page.errors, page.errors
