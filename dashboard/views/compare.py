@@ -35,8 +35,9 @@ from dashboard.views.common import (
     run_name,
     threshold_controls,
 )
+from dashboard.views.graphs import graph
 from dashboard.views.run import current_version as run_version
-from dashboard.views.run import graph, reference
+from dashboard.views.run import reference
 from dashboard.views.summary import run_verdict_figures
 from dashboard.views.verdict import explainer, verdict_block
 from shedding.analysis.thresholds import grid_index

@@ -39,52 +39,11 @@ from dashboard.views.common import (
     run_name,
     threshold_controls,
 )
+from dashboard.views.graphs import graph
 from dashboard.views.summary import summary_table
 from shedding.analysis.thresholds import get_rule, grid_index
 
-#: No cloud sharing (the app runs offline) and only the tools that help reading a plot.
-GRAPH_CONFIG = {
-    "displaylogo": False,
-    "responsive": True,
-    "showSendToCloud": False,
-    "showEditInChartStudio": False,
-    "showLink": False,
-    "modeBarButtonsToRemove": [
-        "sendDataToCloud",
-        "editInChartStudio",
-        "lasso2d",
-        "select2d",
-        "toggleSpikelines",
-        "hoverClosestCartesian",
-        "hoverCompareCartesian",
-    ],
-}
 OVERVIEW_TAB, LAYER_TAB = "overview", "layer"
-
-
-#: What each graph shows, for screen readers (the graph's aria label).
-GRAPH_LABELS = {
-    ids.RUN_SHED: "Shed fraction of the kept weights over epochs, this run and its control",
-    ids.RUN_FLOW: "Weights newly shed and revived per snapshot, over epochs",
-    ids.RUN_METRICS: "Accuracy, loss and learning rate over epochs",
-    ids.RUN_HIST: "Distribution of kept weight magnitudes over epochs, one layer",
-    ids.RUN_CHANNELS: "Shed fraction per output channel over epochs, one layer",
-    ids.RUN_TRAJ: "Magnitudes of sampled weights over epochs, coloured by their fate",
-    ids.CMP_SHED: "Shed fraction over epochs of the compared runs and their controls",
-    ids.CMP_ACC: "Test accuracy over epochs of the compared runs",
-    ids.CMP_OVERLAP: "Pairwise overlap of the compared runs' kept sets",
-}
-
-
-def graph(gid: str, figure: Any = None) -> html.Figure:
-    """A dcc.Graph in a labelled ``figure`` element (its aria label says what it shows)."""
-    extra = {} if figure is None else {"figure": figure}
-    return html.Figure(
-        dcc.Graph(id=gid, config=GRAPH_CONFIG, className="graph", **extra),
-        role="img",
-        className="graph-box",
-        **{"aria-label": GRAPH_LABELS.get(gid, "plot")},
-    )
 
 
 def layout(store: RunStore, rid: str, search: str | None = None) -> html.Div:

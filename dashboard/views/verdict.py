@@ -55,10 +55,6 @@ def judge(runs: Sequence[RunFigures]) -> Attribution:
     )
 
 
-def _num(x: float, spec: str = ".2f") -> str:
-    return fmt(x, spec)
-
-
 def _pct(x: float) -> str:
     return "—" if not math.isfinite(x) else f"{max(x, 0.0) * 100:.2g}%" if x < 0.01 else f"{x:.1%}"
 
@@ -79,13 +75,13 @@ def verdict_line(runs: Sequence[RunFigures]) -> tuple[str, str, Attribution]:
     control = sum(controlled) / len(controlled) if controlled else NAN
     exc = a.excess_cascade_ratio
     if exc.n >= 2:
-        interval = f" [95% CI {_num(exc.ci_low)}, {_num(exc.ci_high)}; {exc.n} seeds]"
+        interval = f" [95% CI {fmt(exc.ci_low, '.2f')}, {fmt(exc.ci_high, '.2f')}; {exc.n} seeds]"
     else:
         interval = f" [{exc.n} seed{'s' if exc.n != 1 else ''}: no interval]"
     text = (
         f"Retraining shed {_pct(shed)} of the kept weights (control: {_pct(control)}); "
-        f"C = {_num(a.cascade_ratio.mean)}, C_control = {_num(a.control_ratio.mean)}, "
-        f"C_excess = {_num(exc.mean)}{interval if a.n_with_control else ''}"
+        f"C = {fmt(a.cascade_ratio.mean, '.2f')}, C_control = {fmt(a.control_ratio.mean, '.2f')}, "
+        f"C_excess = {fmt(exc.mean, '.2f')}{interval if a.n_with_control else ''}"
     )
     return text, verdict_word(a), a
 
