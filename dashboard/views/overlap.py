@@ -74,7 +74,10 @@ def overlap(
             return empty_figure(f"computing the overlap of {len(rids)} runs at snapshot {s}…"), key
         if state == "failed":
             raise ValueError(value)
-        title = f"Jaccard of effective kept sets at snapshot {s}, {rule_text(rule, c)}"
+        with store.open(rids[0]) as first:
+            epochs = first.index.epoch
+        when = f" (epoch {epochs[s]:g})" if -len(epochs) <= s < len(epochs) else ""
+        title = f"Jaccard of effective kept sets at snapshot {s}{when}, {rule_text(rule, c)}"
         return overlap_figure(value.labels, value.jaccard, title=title), None
     except PreventUpdate:
         raise

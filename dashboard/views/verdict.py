@@ -101,7 +101,12 @@ def verdict_block(
             html.Span(title, className="verdict-title") if title else None,
             html.Span(f"{text}: "),
             html.Strong(word, className=f"verdict-word {css}"),
-            html.Div(a.verdict if not pending else "", className="hint"),
+            html.Div(
+                (a.verdict + ". " if not pending else "")
+                + "Counted at the default rule (kept weight below 1% of its layer's RMS at the "
+                "prune), whatever the threshold chosen for the figures.",
+                className="hint",
+            ),
         ],
         className="verdict",
         role="status",
