@@ -34,7 +34,7 @@ from dashboard.store import RunStore
 from dashboard.style import INDEX_STRING
 from dashboard.urlstate import writer_js
 from dashboard.views import compare, overlap, run, runs
-from dashboard.views.common import nav, value_label
+from dashboard.views.common import attrs, nav, value_label
 
 EXTENSION = "cascade_shedding"
 #: plotly.js 4.1.1 with only the traces this app draws (scatter, bar, heatmap), MIT licence
@@ -67,7 +67,7 @@ def render_page(store: RunStore, pathname: str | None, search: str | None) -> An
             html.Main(
                 [html.H1("Not found"), dcc.Link("all runs", href="/")],
                 className="page",
-                **{"data-title": "Not found"},
+                **attrs(data_title="Not found"),
             ),
         ]
     )

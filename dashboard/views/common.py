@@ -190,3 +190,9 @@ def run_name(store: Any, rid: str) -> str:
             return run.memo("info", lambda: run_info(run, display_name(rf))).name
     except Exception:
         return display_name(rf)
+
+
+def attrs(**values: str) -> dict[str, Any]:
+    """HTML attributes whose names are not Python names (``data-*``, ``aria-*``) for a
+    Dash html component: ``html.Main(..., **attrs(data_title="Runs"))``."""
+    return {k.replace("_", "-"): v for k, v in values.items()}

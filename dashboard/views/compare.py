@@ -25,6 +25,7 @@ from dashboard.store import RunStore
 from dashboard.views import overlap
 from dashboard.views.common import (
     NothingToShow,
+    attrs,
     fast_tick,
     grid_value,
     guard_div,
@@ -154,7 +155,7 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                     graph(ids.CMP_OVERLAP, overlap_fig),
                 ],
                 className="page",
-                **{"data-title": "Compare runs"},
+                **attrs(data_title="Compare runs"),
             ),
         ]
     )

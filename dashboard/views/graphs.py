@@ -7,9 +7,10 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.views.common import attrs
 
 #: No cloud sharing (the app runs offline) and only the tools that help reading a plot.
-GRAPH_CONFIG = {
+GRAPH_CONFIG: Any = {
     "displaylogo": False,
     "responsive": True,
     "showSendToCloud": False,
@@ -48,5 +49,5 @@ def graph(gid: str, figure: Any = None) -> html.Figure:
         dcc.Graph(id=gid, config=GRAPH_CONFIG, className="graph", **extra),
         role="img",
         className="graph-box",
-        **{"aria-label": GRAPH_LABELS.get(gid, "plot")},
+        **attrs(aria_label=GRAPH_LABELS.get(gid, "plot")),
     )

@@ -29,6 +29,7 @@ from dashboard.labels import TOOLTIPS, percent
 from dashboard.reference import ControlCounts, control_counts_job
 from dashboard.store import RunStore
 from dashboard.views.common import (
+    attrs,
     fast_tick,
     grid_value,
     guard_div,
@@ -59,7 +60,7 @@ def layout(store: RunStore, rid: str, search: str | None = None) -> html.Div:
                 html.Main(
                     [html.H1("Run not available"), html.P(str(e).strip("'\"")[:300])],
                     className="page",
-                    **{"data-title": "Run not available"},
+                    **attrs(data_title="Run not available"),
                 ),
             ]
         )
@@ -142,7 +143,7 @@ def layout(store: RunStore, rid: str, search: str | None = None) -> html.Div:
                     ),
                 ],
                 className="page",
-                **{"data-title": run_name(store, rid)},
+                **attrs(data_title=run_name(store, rid)),
             ),
         ]
     )

@@ -20,7 +20,7 @@ from dashboard import ids
 from dashboard.data import RunInfo, display_name, run_info
 from dashboard.labels import TOOLTIPS
 from dashboard.store import RunStore, RunUnavailable
-from dashboard.views.common import fast_tick, nav, publish
+from dashboard.views.common import attrs, fast_tick, nav, publish
 from dashboard.views.summary import excess_rounds
 from dashboard.views.verdict import explainer
 
@@ -104,7 +104,7 @@ def layout() -> html.Div:
                     html.Div(id=ids.RUNS_BAD),
                 ],
                 className="page",
-                **{"data-title": "Runs"},
+                **attrs(data_title="Runs"),
             ),
         ]
     )
