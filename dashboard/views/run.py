@@ -225,7 +225,7 @@ def header(store: RunStore, rid: str, version: Any = None) -> Any:
         control = "no control run: its shedding cannot be attributed to pruning"
     chips = [
         ("model", info.model),
-        ("pruner", info.pruner),
+        ("pruner", "none (control)" if info.is_control else info.pruner),
         ("protocol", info.protocol),
         ("sparsity", percent(info.sparsity) if info.sparsity is not None else "—"),
         ("seed", info.seed),

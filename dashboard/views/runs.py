@@ -179,7 +179,7 @@ def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
                 "file": info.file,
                 "status": info.status,
                 "model": info.model,
-                "pruner": info.pruner,
+                "pruner": "none (control)" if info.is_control else info.pruner,
                 "protocol": info.protocol,
                 "sparsity": info.sparsity,
                 "seed": info.seed,

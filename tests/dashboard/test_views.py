@@ -36,6 +36,7 @@ def test_runs_table_lists_runs_and_bad_files(store):
     # the name is built from the config and links to the run; the file and id on hover
     assert g["run"] == f'[gmp 20% · lrr · seed 0](/run/{g["id"]} "gmp_s0 · id {g["id"]}")'
     assert by["ctl_s1"]["run"].startswith("[control · lrr · seed 1](")
+    assert by["ctl_s1"]["pruner"] == "none (control)" and by["gmp_s1"]["pruner"] == "gmp"
     assert (g["status"], g["pruner"], g["protocol"], g["sparsity"], g["seed"]) == (
         "complete",
         "gmp",
