@@ -62,7 +62,9 @@ ul.bad { color: #7c2d12; }
 .dash-table-container .dash-spreadsheet-container .dash-spreadsheet-inner td,
 .dash-table-container .dash-spreadsheet-container .dash-spreadsheet-inner th,
 .dash-table-container .dash-spreadsheet-container .dash-spreadsheet-inner td div,
-.dash-table-container .dash-spreadsheet-container .dash-spreadsheet-inner input
+.dash-table-container .dash-spreadsheet-container .dash-spreadsheet-inner input,
+.dash-table-container .dash-spreadsheet-container .dash-spreadsheet-inner th span,
+.dash-table-container .dash-spreadsheet-container .dash-spreadsheet-inner .column-header-name
   { font-family: var(--font); }
 """
 )
