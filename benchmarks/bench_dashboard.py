@@ -15,7 +15,9 @@ Targets (issue 6): callbacks <= 200 ms at p95, pages interactive <= 2 s.
 
     python benchmarks/bench_dashboard.py [--dir /tmp/cascade-bench] [--scale 1.0] [--keep]
 
-``--scale`` multiplies the channel widths (0.25 gives ~1.6 M weights, for a quick look).
+``--scale`` multiplies the channel widths: 0.47 with ``--snapshots 36`` gives the 5.7 M
+weights x 36 snapshots the targets are set at, 1.0 is ResNet-50 (25.6 M), 0.25 (~1.6 M) is
+for a quick look.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ def callbacks(
         "compare: poll (tick)": lambda i: compare.poll(store, both, None),
         "compare: shed": lambda i: compare.shed(store, both, rule(i), vidx(i), "runs"),
         "compare: accuracy": lambda i: compare.accuracy(store, both, "runs"),
+        "compare: verdicts": lambda i: compare.verdicts(store, both, "runs" if i % 2 else "seeds"),
         "compare: snapshot range": lambda i: compare.snapshot_range(store, both, None),
         "compare: overlap (schedules it)": lambda i: overlap.overlap(
             store, both, 49 - i % 50, rule(i), vidx(i)
@@ -176,7 +179,7 @@ READY = (
 )
 
 
-def page_times(url: str, pages: dict[str, tuple[str, list[str]]], run_name: str, reps: int) -> dict:
+def page_times(url: str, pages: dict[str, tuple[str, list[str]]], run_file: str, reps: int) -> dict:
     """Seconds until every listed element is drawn with data.
 
     Per page: a first visit (fresh browser context: nothing cached) and a revisit (same
@@ -201,7 +204,7 @@ def page_times(url: str, pages: dict[str, tuple[str, list[str]]], run_name: str,
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = ctx.new_page()
             page.goto(url + "/")
-            cell = f"#runs-table td[data-dash-column=run] >> text='{run_name}'"
+            cell = f'#runs-table td[data-dash-column=run] a[title^="{run_file} ·"]'
             page.wait_for_selector(cell, timeout=60_000)
             t = time.perf_counter()
             page.locator(cell).first.click()

@@ -32,8 +32,9 @@ from dashboard.catalog import RunCatalog
 from dashboard.jobs import EXIT_WAIT_S
 from dashboard.store import RunStore
 from dashboard.style import INDEX_STRING
+from dashboard.urlstate import writer_js
 from dashboard.views import compare, overlap, run, runs
-from dashboard.views.common import nav, value_label
+from dashboard.views.common import attrs, nav, value_label
 
 EXTENSION = "cascade_shedding"
 #: plotly.js 4.1.1 with only the traces this app draws (scatter, bar, heatmap), MIT licence
@@ -57,13 +58,17 @@ def render_page(store: RunStore, pathname: str | None, search: str | None) -> An
     if path == "/":
         return runs.layout()
     if path.startswith("/run/"):
-        return run.layout(store, path[len("/run/") :])
+        return run.layout(store, path[len("/run/") :], search)
     if path == "/compare":
         return compare.layout(store, search)
     return html.Div(
         [
             nav(""),
-            html.Div([html.H2("Not found"), dcc.Link("all runs", href="/")], className="page"),
+            html.Main(
+                [html.H1("Not found"), dcc.Link("all runs", href="/")],
+                className="page",
+                **attrs(data_title="Not found"),
+            ),
         ]
     )
 
@@ -120,8 +125,8 @@ def create_app(
         runs_dir: directory searched (recursively) for ``*.h5`` run files; nothing outside
             it is ever read.
         refresh_ms: live refresh period of the open page.
-        secret: key of the opaque run ids (default: random per app, so links are valid
-            for this server process only).
+        secret: key of the opaque run ids (default: none, so an id depends only on the
+            file's path under ``runs_dir`` and links stay valid across restarts).
 
     Example:
         >>> app = create_app("data/runs")          # doctest: +SKIP
@@ -288,6 +293,16 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     def _run_flow(layer: str, v: Any, run_id: str) -> Any:
         return run.flow(store, run_id, layer, v)
 
+    @cb(
+        Output(ids.RUN_SHED_LAYER, "value"),
+        Output(ids.RUN_LAYER, "value"),
+        Input(ids.RUN_SHED_LAYER, "value"),
+        Input(ids.RUN_LAYER, "value"),
+        prevent_initial_call=True,
+    )
+    def _sync_layers(top: str | None, inner: str | None) -> Any:
+        return run.sync_layers(dash.ctx.triggered_id, top, inner)
+
     # the "Inside one layer" tab: computed only while it is shown (the tab is an input)
     layer, tab = Input(ids.RUN_LAYER, "value"), Input(ids.RUN_TABS, "value")
 
@@ -303,7 +318,26 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     def _run_traj(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
         return run.trajectories(store, run_id, name, r, c, v, t)
 
+    _query_writer(
+        app,
+        ids.RUN_URL_SINK,
+        rule=ids.RUN_RULE,
+        threshold=ids.RUN_VALUE,
+        layer=ids.RUN_SHED_LAYER,
+        tab=ids.RUN_TABS,
+        inner=ids.RUN_LAYER,
+    )
+
     # ------------------------------------------------------------------ compare page
+    _query_writer(
+        app,
+        ids.CMP_URL_SINK,
+        runs=ids.CMP_RUNS,
+        rule=ids.CMP_RULE,
+        threshold=ids.CMP_VALUE,
+        group=ids.CMP_GROUP,
+        snapshot=ids.CMP_SNAPSHOT,
+    )
     chosen, cversion = Input(ids.CMP_RUNS, "value"), Input(ids.CMP_VERSION, "data")
 
     @cb(
@@ -342,6 +376,10 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     def _cmp_shed(v: Any, r: str, c: Any, g: str, selected: list[str]) -> Any:
         return compare.shed(store, selected, r, c, g, v)
 
+    @cb(Output(ids.CMP_VERDICT, "children"), cversion, group, State(ids.CMP_RUNS, "value"), **later)
+    def _cmp_verdict(v: Any, g: str, selected: list[str]) -> Any:
+        return compare.verdicts(store, selected, g, v)
+
     @cb(Output(ids.CMP_ACC, "figure"), cversion, group, State(ids.CMP_RUNS, "value"), **later)
     def _cmp_acc(v: Any, g: str, selected: list[str]) -> Any:
         return compare.accuracy(store, selected, g, v)
@@ -374,6 +412,21 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     @cb(Output(ids.CMP_NOTE, "children"), chosen, **later)
     def _cmp_note(selected: list[str]) -> Any:
         return overlap.note(selected)
+
+
+#: Query values left out of a link (the page's defaults).
+_QUERY_DEFAULTS = {"layer": data.ALL, "tab": run.OVERVIEW_TAB, "group": compare.SEEDS}
+
+
+def _query_writer(app: dash.Dash, sink: str, **params: str) -> None:
+    """Keeps the query string in step with the controls: parameter name -> component id
+    (its ``value``), written in the browser (see :func:`dashboard.urlstate.writer_js`)."""
+    app.clientside_callback(
+        writer_js(list(params), _QUERY_DEFAULTS),
+        Output(sink, "data"),
+        *[Input(cid, "value") for cid in params.values()],
+        prevent_initial_call=True,
+    )
 
 
 def _threshold_callbacks(app: dash.Dash, rule_id: str, value_id: str, label_id: str) -> None:

@@ -1,11 +1,13 @@
 """The run files under RUNS_DIR, addressed by opaque ids.
 
 The browser never sees or sends a path. Each file found under the runs directory gets an
-id = HMAC-SHA256(per-app secret, relative path), truncated; the id is mapped back through
-a lookup table built by scanning the directory, so whatever string a browser sends
-("../../etc/passwd", "/etc/passwd", a forged id) either is a key of that table or names
-nothing. Symlinks are followed only when their target stays inside the runs directory,
-and the check is repeated at open time (the file may have been swapped since the scan).
+id = SHA-256 of its path relative to the directory, truncated (HMAC with a key when one
+is given), so the same file has the same id after a restart and links stay valid. An id
+is never turned back into a path: it is looked up in a table built by scanning the
+directory, so whatever string a browser sends ("../../etc/passwd", "/etc/passwd", a
+forged id) either is a key of that table or names nothing. Symlinks are followed only
+when their target stays inside the runs directory, and the check is repeated at open
+time (the file may have been swapped since the scan).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import hashlib
 import hmac
 import os
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import Path
 #: File name endings treated as run files.
 RUN_SUFFIXES = (".h5", ".hdf5")
 _ID_RE = re.compile(r"^[0-9a-f]{20}$")
+_ID_DOMAIN = b"cascade-shedding run file\0"
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,9 @@ class RunCatalog:
 
     Args:
         root: The runs directory; nothing outside it is ever returned.
-        secret: HMAC key for the ids; a fresh random key per app by default, so ids are
-            unguessable and cannot be derived from paths by a client.
+        secret: HMAC key for the ids. Default: none, so an id depends on the relative
+            path only and survives a restart (links can be shared); with a key, ids are
+            unguessable from the paths but change with the key.
 
     Example:
         >>> cat = RunCatalog("data/runs")          # doctest: +SKIP
@@ -53,13 +56,15 @@ class RunCatalog:
 
     def __init__(self, root: str | Path, *, secret: bytes | None = None) -> None:
         self.root = Path(root).resolve()
-        self._secret = secret if secret is not None else secrets.token_bytes(32)
+        self._secret = secret
         self._lock = threading.Lock()
         self._table: dict[str, RunFile] = {}
         self._scanned_at = float("-inf")
 
     def make_id(self, rel: str) -> str:
         """Opaque id of a path relative to the root (POSIX separators)."""
+        if self._secret is None:
+            return hashlib.sha256(_ID_DOMAIN + rel.encode("utf-8")).hexdigest()[:20]
         return hmac.new(self._secret, rel.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
     def _inside(self, path: Path) -> Path | None:

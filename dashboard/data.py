@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from dashboard.catalog import RunFile
+from dashboard.labels import config_value, run_label
 from dashboard.store import CachedRun
 from shedding.analysis.cascade import cascade_summary
 from shedding.analysis.controls import ExcessRound, excess_summary
@@ -30,7 +31,8 @@ ALL = "(all layers)"
 class RunInfo:
     """The config fields and results shown in the runs table (None = not available)."""
 
-    name: str
+    name: str  # readable, from the config (labels.run_label)
+    file: str  # path under RUNS_DIR without the suffix
     run_id: str
     control: str
     status: str
@@ -58,18 +60,9 @@ def _finite(x: Any) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def config_value(config: dict[str, Any], dotted: str) -> Any:
-    """``config["a"]["b"]`` for ``"a.b"``; None when absent."""
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def run_info(run: CachedRun, name: str) -> RunInfo:
-    """Runs-table row of a run: config, last test accuracy, last round's cascade."""
+def run_info(run: CachedRun, file: str) -> RunInfo:
+    """Runs-table row of a run: config, last test accuracy, last round's cascade;
+    ``file`` is its :func:`display_name`."""
     cfg = run.config if isinstance(run.config, dict) else {}
     acc = np.asarray(run.metrics.get("test_acc", []), dtype=float)
     acc = acc[np.isfinite(acc)]
@@ -81,7 +74,8 @@ def run_info(run: CachedRun, name: str) -> RunInfo:
         eff = _finite(global_curve(run, DEFAULT_RULE, DEFAULT_C).effective_sparsity[-1, 0])
     seed = config_value(cfg, "seed")
     return RunInfo(
-        name=name,
+        name=run_label(cfg, file),
+        file=file,
         run_id=run.run_id,
         control=run.control,
         status=run.status,

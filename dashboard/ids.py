@@ -37,6 +37,7 @@ RUN_HIST = "run-hist"
 RUN_FLOW = "run-flow"
 RUN_CHANNELS = "run-channels"
 RUN_TRAJ = "run-traj"
+RUN_URL_SINK = "run-url-sink"  # dcc.Store: output of the query-string writer (never set)
 
 # --------------------------------------------------------------------------- compare page
 CMP_RUNS = "cmp-runs"
@@ -52,3 +53,5 @@ CMP_SNAPSHOT = "cmp-snapshot"
 CMP_OVERLAP = "cmp-overlap"
 CMP_OVERLAP_JOB = "cmp-overlap-job"  # dcc.Store: key of a pending overlap computation
 CMP_NOTE = "cmp-note"
+CMP_VERDICT = "cmp-verdict"
+CMP_URL_SINK = "cmp-url-sink"

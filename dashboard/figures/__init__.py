@@ -7,7 +7,7 @@ limit on WebGL contexts, and within the custom plotly.js bundle the app serves
 (scatter, bar, heatmap; a test keeps it so).
 """
 
-from dashboard.figures.base import FATE_COLORS, PALETTE, Curve, empty_figure
+from dashboard.figures.base import FATE_COLORS, PALETTE, Curve, empty_figure, time_axis
 from dashboard.figures.curves import metrics_figure, overlap_figure, shed_figure
 from dashboard.figures.layer import channel_map, flow_figure, hist_heatmap, trajectories_figure
 
@@ -22,5 +22,6 @@ __all__ = [
     "metrics_figure",
     "overlap_figure",
     "shed_figure",
+    "time_axis",
     "trajectories_figure",
 ]

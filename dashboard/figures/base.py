@@ -10,9 +10,21 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-#: Colour of each weight fate in trajectory plots.
-FATE_COLORS = {"kept": "#1f77b4", "shed": "#d62728", "revived": "#2ca02c", "pruned": "#9a9a9a"}
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+#: The Okabe-Ito colours (distinguishable under the common colour-vision deficiencies),
+#: yellow last: it reads poorly on white.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+#: Colour of each weight fate in trajectory plots (and shed/revived bars).
+FATE_COLORS = {"kept": "#0072B2", "shed": "#D55E00", "revived": "#009E73", "pruned": "#999999"}
+#: y-axis tick format of fractions: as many decimals as the ticks need ("0.05%", "12%"),
+#: never "0% 0% 0%" for small values.
+FRACTION_FORMAT = "~%"
+
+
+def title_layout(text: str) -> dict[str, Any]:
+    """A figure title, left-aligned (the toolbar sits at the top right)."""
+    return {"text": text, "font_size": 14, "x": 0.01, "xanchor": "left", "xref": "container"}
+
+
 # A small template instead of "plotly_white": plotly embeds the whole template in every
 # figure's JSON (~10 kB each) and validates it on every build; this one is ~0.5 kB.
 _AXIS = {
@@ -65,6 +77,17 @@ def empty_figure(message: str, *, height: int = 300) -> go.Figure:
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_layout(**BASE, height=height, xaxis_visible=False, yaxis_visible=False)
     return fig
+
+
+def time_axis(epoch: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Epochs as strictly increasing x positions: a snapshot recorded at the same epoch as
+    the one before it (the one right after a prune) is drawn a hair (1e-3 epoch) later, so
+    heatmap columns and bars keep one slot per snapshot on the shared epoch axis."""
+    x = np.asarray(epoch, dtype=float).copy()
+    for i in range(1, x.size):
+        if x[i] <= x[i - 1]:
+            x[i] = x[i - 1] + 1e-3
+    return x
 
 
 def prune_marks(xs: Sequence[float]) -> dict[str, list[dict[str, Any]]]:

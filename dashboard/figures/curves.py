@@ -9,13 +9,23 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures.base import BASE, BASE_BELOW, PALETTE, Curve, empty_figure, prune_marks
+from dashboard.figures.base import (
+    BASE,
+    BASE_BELOW,
+    FRACTION_FORMAT,
+    PALETTE,
+    Curve,
+    empty_figure,
+    prune_marks,
+    title_layout,
+)
+from dashboard.labels import METRIC_NAMES
 
 #: (metric keys, y-axis title, domain) of the three stacked panels of the metrics figure.
 _METRIC_ROWS = (
     (("train_acc", "test_acc"), "accuracy", (0.70, 1.0)),
     (("train_loss", "test_loss"), "loss", (0.36, 0.64)),
-    (("lr",), "LR", (0.0, 0.28)),
+    (("lr",), "learning rate", (0.0, 0.28)),
 )
 
 
@@ -48,7 +58,7 @@ def metrics_figure(
                     go.Scatter(
                         x=epoch,
                         y=np.asarray(metrics[key], dtype=float),
-                        name=key,
+                        name=METRIC_NAMES.get(key, key),
                         line_dash=dash,
                         xaxis="x",
                         yaxis=axis,
@@ -59,9 +69,29 @@ def metrics_figure(
             "domain": domain,
             "anchor": "x",
         }
+    layout["yaxis2"].update(_loss_range(metrics, epoch))
     layout["yaxis3"].update(type="log", dtick=1)
     layout.update(prune_marks(prune_epochs))
     return go.Figure(data=traces, layout=layout)
+
+
+def _loss_range(metrics: Mapping[str, np.ndarray], epoch: np.ndarray) -> dict[str, Any]:
+    """y range of the loss panel without the first epoch: its loss (often several times
+    the rest) would flatten every curve after pruning; the line leaves the top instead."""
+    later = epoch > epoch.min() if epoch.size > 1 else np.ones(epoch.size, bool)
+    values = [
+        np.asarray(metrics[k], dtype=float)[later]
+        for k in ("train_loss", "test_loss")
+        if k in metrics and len(metrics[k]) == epoch.size
+    ]
+    finite = np.concatenate(values) if values else np.zeros(0)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return {}
+    return {
+        "range": [0.0, float(finite.max()) * 1.08],
+        "title": {"text": "loss (first epoch clipped)"},
+    }
 
 
 def shed_figure(
@@ -100,6 +130,7 @@ def shed_figure(
                 name=name,
                 mode="lines+markers",
                 marker_size=4,
+                hovertemplate=f"%{{y:.3~%}} at epoch %{{x:.3~f}}<extra>{name}</extra>",
                 line={"color": color, "dash": c.dash},
                 legendgroup=c.label,
             )
@@ -110,9 +141,9 @@ def shed_figure(
     fig.update_layout(
         **BASE_BELOW,
         height=360,
-        title={"text": title, "font_size": 14},
+        title=title_layout(title),
         xaxis_title="epoch",
-        yaxis={"title": "shed fraction of kept weights", "tickformat": ".0%"},
+        yaxis={"title": "shed fraction of kept weights", "tickformat": FRACTION_FORMAT},
     )
     return fig
 
@@ -135,6 +166,6 @@ def overlap_figure(labels: Sequence[str], matrix: np.ndarray, *, title: str = ""
             hovertemplate="%{y}<br>%{x}<br>Jaccard %{z:.4f}<extra></extra>",
         )
     )
-    fig.update_layout(**BASE, height=120 + 60 * len(labels), title={"text": title, "font_size": 14})
+    fig.update_layout(**BASE, height=160 + 60 * len(labels), title=title_layout(title))
     fig.update_yaxes(autorange="reversed")
     return fig

@@ -1,5 +1,5 @@
 """Figures inside one layer: magnitude distribution, newly shed/revived counts, channel
-map and sampled weight trajectories (snapshot or epoch on x)."""
+map and sampled weight trajectories, all over epochs with the prune events marked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures.base import BASE, BASE_BELOW, FATE_COLORS, empty_figure, prune_marks
+from dashboard.figures.base import (
+    BASE,
+    BASE_BELOW,
+    FATE_COLORS,
+    empty_figure,
+    prune_marks,
+    time_axis,
+    title_layout,
+)
 
 
 def hist_heatmap(
@@ -17,17 +25,18 @@ def hist_heatmap(
     *,
     threshold: np.ndarray | None = None,
     epoch: np.ndarray | None = None,
-    prune_snapshots: Sequence[int] = (),
+    prune_epochs: Sequence[float] = (),
     title: str = "",
 ) -> go.Figure:
-    """Distribution of kept magnitudes: snapshot (x) by log10 magnitude bin (y).
+    """Distribution of kept magnitudes: epoch (x, one column per snapshot) by log10
+    magnitude bin (y).
 
     Args:
         hist: (S, B) counts of kept weights per magnitude bin.
         edges: (B + 1,) bin edges; a first edge of 0 makes the first bin "below edges[1]".
         threshold: (S,) shed threshold in force per snapshot, drawn as a line.
-        epoch: (S,) epoch of each snapshot, shown on hover.
-        prune_snapshots: Snapshot indices of prune events.
+        epoch: (S,) epoch of each snapshot (default: the snapshot index).
+        prune_epochs: Epochs of prune events.
         title: Figure title.
     """
     hist = np.asarray(hist, dtype=float)
@@ -49,18 +58,18 @@ def hist_heatmap(
         keep = slice(max(used[0] - 1, 0), min(used[-1] + 2, len(centres)))
         centres, z = centres[keep], z[:, keep]
     snaps = np.arange(hist.shape[0])
-    ep = np.asarray(epoch if epoch is not None else snaps, dtype=float)
+    x = time_axis(epoch if epoch is not None else snaps)
     fig = go.Figure(
         go.Heatmap(
-            x=snaps,
+            x=x,
             y=centres,
             z=z.T.astype(np.float32),  # float32 halves the JSON (base64 typed arrays)
             colorscale="Viridis",
             zmin=-6,
             zmax=0,
-            customdata=np.broadcast_to(ep.astype(np.float32), z.T.shape),
+            customdata=np.broadcast_to(snaps.astype(np.float32), z.T.shape),
             colorbar={"title": "log10 share", "len": 0.9},
-            hovertemplate="snapshot %{x} (epoch %{customdata:.2f})<br>log10|w| %{y:.2f}"
+            hovertemplate="epoch %{x:.2f} (snapshot %{customdata})<br>log10|w| %{y:.2f}"
             "<br>log10 share %{z:.2f}<extra></extra>",
         )
     )
@@ -69,40 +78,46 @@ def hist_heatmap(
             ty = np.log10(np.asarray(threshold, dtype=float))
         fig.add_trace(
             go.Scatter(
-                x=snaps,
+                x=x,
                 y=ty,
                 name="shed threshold",
                 mode="lines",
-                line={"color": "#e11d48", "dash": "dash", "width": 2},
+                line={"color": "#D55E00", "dash": "dash", "width": 2},
             )
         )
-    fig.update_layout(prune_marks([s - 0.5 for s in prune_snapshots]))
+    fig.update_layout(prune_marks(prune_epochs))
     fig.update_layout(
         **BASE,
         height=360,
-        title={"text": title, "font_size": 14},
+        title=title_layout(title),
         showlegend=False,
-        xaxis_title="snapshot",
+        xaxis_title="epoch",
         yaxis_title="log10 |w| (kept weights)",
     )
     return fig
 
 
 def flow_figure(
-    epoch: np.ndarray, newly_shed: np.ndarray, revived: np.ndarray, *, title: str = ""
+    epoch: np.ndarray,
+    newly_shed: np.ndarray,
+    revived: np.ndarray,
+    *,
+    title: str = "",
+    prune_epochs: Sequence[float] = (),
 ) -> go.Figure:
-    """Weights newly shed (up) and revived (down) between consecutive snapshots."""
-    x = np.arange(len(epoch))
+    """Weights newly shed (up) and revived (down) since the snapshot before, per epoch."""
+    x = time_axis(epoch)
+    gaps = np.diff(x)
+    width = float(np.median(gaps[gaps > 0.01])) * 0.8 if (gaps > 0.01).any() else 0.8
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
             x=x,
             y=np.asarray(newly_shed),
             name="newly shed",
-            marker_color="#d62728",
-            customdata=epoch,
-            hovertemplate="snapshot %{x} (epoch %{customdata:.2f})"
-            "<br>newly shed %{y}<extra></extra>",
+            marker_color=FATE_COLORS["shed"],
+            width=width,
+            hovertemplate="epoch %{x:.2f}<br>newly shed %{y}<extra></extra>",
         )
     )
     fig.add_trace(
@@ -110,29 +125,39 @@ def flow_figure(
             x=x,
             y=-np.asarray(revived),
             name="revived",
-            marker_color="#2ca02c",
-            customdata=np.stack([epoch, np.asarray(revived)], axis=-1),
-            hovertemplate="snapshot %{x} (epoch %{customdata[0]:.2f})"
-            "<br>revived %{customdata[1]}<extra></extra>",
+            marker_color=FATE_COLORS["revived"],
+            width=width,
+            customdata=np.asarray(revived),
+            hovertemplate="epoch %{x:.2f}<br>revived %{customdata}<extra></extra>",
         )
     )
+    fig.update_layout(prune_marks(prune_epochs))
     fig.update_layout(
         **BASE_BELOW,
-        height=300,
+        height=360,
         barmode="relative",
-        title={"text": title, "font_size": 14},
-        xaxis_title="snapshot",
+        title=title_layout(title),
+        xaxis_title="epoch",
         yaxis_title="weights (revived below 0)",
     )
     return fig
 
 
-def channel_map(frac: np.ndarray, *, title: str = "", dead: float = 0.9) -> go.Figure:
-    """Shed fraction per output channel (y) and snapshot (x).
+def channel_map(
+    frac: np.ndarray,
+    *,
+    epoch: np.ndarray | None = None,
+    prune_epochs: Sequence[float] = (),
+    title: str = "",
+    dead: float = 0.9,
+) -> go.Figure:
+    """Shed fraction per output channel (y) over epochs (x, one column per snapshot).
 
     Args:
         frac: (S, C) fraction of each channel's kept weights that are shed; NaN where the
             channel keeps no weight (fully pruned).
+        epoch: (S,) epoch of each snapshot (default: the snapshot index).
+        prune_epochs: Epochs of prune events.
         title: Figure title.
         dead: The dead-channel fraction, marked on the colour bar.
     """
@@ -142,20 +167,22 @@ def channel_map(frac: np.ndarray, *, title: str = "", dead: float = 0.9) -> go.F
     fig = go.Figure(
         go.Heatmap(
             z=frac.T.astype(np.float32),
-            x=np.arange(frac.shape[0]),
+            x=time_axis(epoch if epoch is not None else np.arange(frac.shape[0])),
             y=np.arange(frac.shape[1]),
             zmin=0,
             zmax=1,
-            colorscale="Reds",
+            colorscale="Cividis",
+            reversescale=True,
             colorbar={"title": "shed", "tickformat": ".0%", "tickvals": [0, 0.5, dead, 1]},
-            hovertemplate="snapshot %{x}<br>channel %{y}<br>shed %{z:.1%}<extra></extra>",
+            hovertemplate="epoch %{x:.2f}<br>channel %{y}<br>shed %{z:.1%}<extra></extra>",
         )
     )
+    fig.update_layout(prune_marks(prune_epochs))
     fig.update_layout(
         **BASE,
         height=360,
-        title={"text": title, "font_size": 14},
-        xaxis_title="snapshot",
+        title=title_layout(title),
+        xaxis_title="epoch",
         yaxis_title="output channel",
     )
     return fig
@@ -170,6 +197,7 @@ def trajectories_figure(
     fates: Sequence[str],
     *,
     threshold: np.ndarray | None = None,
+    prune_epochs: Sequence[float] = (),
     title: str = "",
 ) -> go.Figure:
     """Sampled |weight| over epochs, one line per weight, coloured by its fate.
@@ -220,10 +248,11 @@ def trajectories_figure(
                 line={"color": "black", "dash": "dash", "width": 2},
             )
         )
+    fig.update_layout(prune_marks(prune_epochs))
     fig.update_layout(
         **BASE_BELOW,
         height=360,
-        title={"text": title, "font_size": 14},
+        title=title_layout(title),
         xaxis_title="epoch",
         yaxis={"title": f"|w| (sampled; < {FLOOR:.0e} drawn at it)", "type": "log"},
     )

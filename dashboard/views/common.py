@@ -11,7 +11,7 @@ import numpy as np
 from dash import dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard.data import default_value_index, rule_grid, rule_names
+from dashboard.data import default_value_index, display_name, rule_grid, rule_names, run_info
 from dashboard.figures import empty_figure
 from shedding.analysis.thresholds import DEFAULT_RULE
 
@@ -96,23 +96,31 @@ def nav(active: str) -> html.Nav:
     )
 
 
-def threshold_controls(rule_id: str, value_id: str, label_id: str) -> html.Div:
-    """Rule dropdown and a slider over the rule's stored grid of c values."""
-    grid = rule_grid(None, DEFAULT_RULE)
-    max_, marks, value = slider_props(DEFAULT_RULE, grid)
+def threshold_controls(
+    rule_id: str,
+    value_id: str,
+    label_id: str,
+    *,
+    rule: str = DEFAULT_RULE,
+    index: int | None = None,
+) -> html.Div:
+    """Rule dropdown and a slider over the rule's stored grid of c values, set to
+    ``rule`` and slider position ``index`` (default: the rule's default c)."""
+    grid = rule_grid(None, rule)
+    max_, marks, value = slider_props(rule, grid)
+    if index is not None:
+        value = min(max(index, 0), max_)
     return html.Div(
         [
             html.Label("threshold rule", className="ctl-label"),
             dcc.Dropdown(
                 id=rule_id,
                 options=[{"label": RULE_LABELS.get(r, r), "value": r} for r in rule_names()],
-                value=DEFAULT_RULE,
+                value=rule,
                 clearable=False,
                 className="ctl-rule",
             ),
-            html.Label(
-                id=label_id, className="ctl-label", children=value_label(DEFAULT_RULE, value)
-            ),
+            html.Label(id=label_id, className="ctl-label", children=value_label(rule, value)),
             html.Div(
                 dcc.Slider(
                     id=value_id,
@@ -165,4 +173,26 @@ def fmt(value: float | None, spec: str = ".3f") -> str:
     """Number for display; em dash for missing."""
     if value is None or not np.isfinite(value):
         return "—"
-    return format(value, spec)
+    text = format(value, spec)
+    if text.startswith("-") and not any(ch in "123456789" for ch in text):
+        return text[1:]  # no "-0.000"
+    return text
+
+
+def run_name(store: Any, rid: str) -> str:
+    """The readable name of the run behind an opaque id (memoised with the run); its
+    file name when it cannot be read."""
+    rf = store.catalog.get(rid)
+    if rf is None:
+        return rid
+    try:
+        with store.open(rid) as run:
+            return run.memo("info", lambda: run_info(run, display_name(rf))).name
+    except Exception:
+        return display_name(rf)
+
+
+def attrs(**values: str) -> dict[str, Any]:
+    """HTML attributes whose names are not Python names (``data-*``, ``aria-*``) for a
+    Dash html component: ``html.Main(..., **attrs(data_title="Runs"))``."""
+    return {k.replace("_", "-"): v for k, v in values.items()}

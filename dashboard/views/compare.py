@@ -16,24 +16,32 @@ from urllib.parse import parse_qs
 import numpy as np
 from dash import dcc, html
 
-from dashboard import data, ids
+from dashboard import data, ids, urlstate
 from dashboard.data import display_name
 from dashboard.figures import PALETTE, Curve, shed_figure
+from dashboard.figures.base import FRACTION_FORMAT
+from dashboard.labels import run_label
 from dashboard.store import RunStore
 from dashboard.views import overlap
 from dashboard.views.common import (
     NothingToShow,
+    attrs,
     fast_tick,
     grid_value,
+    guard_div,
     guard_figure,
     nav,
     publish,
     rule_text,
+    run_name,
     threshold_controls,
 )
-from dashboard.views.run import GRAPH_CONFIG, reference
+from dashboard.views.graphs import graph
 from dashboard.views.run import current_version as run_version
-from shedding.analysis.thresholds import DEFAULT_RULE, grid_index
+from dashboard.views.run import reference
+from dashboard.views.summary import run_verdict_figures
+from dashboard.views.verdict import explainer, verdict_block
+from shedding.analysis.thresholds import grid_index
 
 SEEDS = "seeds"  # group value: runs that differ only in seed form one band
 
@@ -46,24 +54,40 @@ def selected_from_search(search: str | None) -> list[str]:
 
 def layout(store: RunStore, search: str | None) -> html.Div:
     files = store.catalog.files()
-    options = [{"label": display_name(f), "value": f.run_id} for f in files]
+    options = [
+        {"label": run_name(store, f.run_id), "value": f.run_id, "title": display_name(f)}
+        for f in files
+    ]
     known = {f.run_id for f in files}
-    chosen = [r for r in selected_from_search(search) if r in known]
+    asked = selected_from_search(search)
+    chosen = [r for r in asked if r in known]
+    lost = len(asked) - len(chosen)
     # The page comes with its first version, snapshot slider and figures for the default
     # controls: nothing waits on a callback round trip before it draws. The figure
     # callbacks run when an input changes (prevent_initial_call).
-    top, marks, snap = snapshot_range(store, chosen, None)
-    overlap_fig, job = overlap.overlap(store, chosen, snap, DEFAULT_RULE, None)
+    q = urlstate.query(search)
+    th = urlstate.threshold(q)
+    grouping = urlstate.choice(q, "group", [SEEDS, "runs"], SEEDS)
+    top, marks, snap = snapshot_range(store, chosen, urlstate.integer(q, "snapshot"))
+    overlap_fig, job = overlap.overlap(store, chosen, snap, th.rule, th.index)
     version = current_version(store, chosen, job)
     return html.Div(
         [
             nav("Compare"),
+            dcc.Store(id=ids.CMP_URL_SINK),
             dcc.Store(id=ids.CMP_VERSION, data=version),
             dcc.Store(id=ids.CMP_OVERLAP_JOB, data=job),
             fast_tick(ids.CMP_FAST, store),
-            html.Div(
+            html.Main(
                 [
-                    html.H2("Compare runs"),
+                    html.H1("Compare runs"),
+                    html.P(
+                        f"{lost} run(s) of this link are not in the runs directory "
+                        "(moved or deleted); the others are shown.",
+                        className="error",
+                    )
+                    if lost
+                    else None,
                     dcc.Dropdown(
                         id=ids.CMP_RUNS,
                         options=options,
@@ -73,13 +97,19 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                     ),
                     html.Div(
                         [
-                            threshold_controls(ids.CMP_RULE, ids.CMP_VALUE, ids.CMP_VALUE_LABEL),
+                            threshold_controls(
+                                ids.CMP_RULE,
+                                ids.CMP_VALUE,
+                                ids.CMP_VALUE_LABEL,
+                                rule=th.rule,
+                                index=th.index,
+                            ),
                             html.Div(
                                 [
                                     html.Label("group", className="ctl-label"),
                                     dcc.RadioItems(
                                         id=ids.CMP_GROUP,
-                                        value=SEEDS,
+                                        value=grouping,
                                         inline=True,
                                         options=[
                                             {"label": " seeds as bands", "value": SEEDS},
@@ -92,18 +122,15 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                         ],
                         className="control-row",
                     ),
+                    html.Div(verdicts(store, chosen, grouping, version), id=ids.CMP_VERDICT),
+                    explainer(),
                     html.Div(
                         [
-                            dcc.Graph(
-                                id=ids.CMP_SHED,
-                                config=GRAPH_CONFIG,
-                                figure=shed(store, chosen, DEFAULT_RULE, None, SEEDS, version),
+                            graph(
+                                ids.CMP_SHED,
+                                shed(store, chosen, th.rule, th.index, grouping, version),
                             ),
-                            dcc.Graph(
-                                id=ids.CMP_ACC,
-                                config=GRAPH_CONFIG,
-                                figure=accuracy(store, chosen, SEEDS, version),
-                            ),
+                            graph(ids.CMP_ACC, accuracy(store, chosen, grouping, version)),
                         ],
                         className="grid2",
                     ),
@@ -125,9 +152,10 @@ def layout(store: RunStore, search: str | None) -> html.Div:
                         className="ctl-slider narrow",
                     ),
                     html.Div(overlap.note(chosen), id=ids.CMP_NOTE, className="hint"),
-                    dcc.Graph(id=ids.CMP_OVERLAP, config=GRAPH_CONFIG, figure=overlap_fig),
+                    graph(ids.CMP_OVERLAP, overlap_fig),
                 ],
                 className="page",
+                **attrs(data_title="Compare runs"),
             ),
         ]
     )
@@ -187,10 +215,27 @@ def groups(store: RunStore, rids: Iterable[str], *, by_seed: bool) -> list[tuple
     out = []
     for members in keyed.values():
         flat = flats[members[0]]
+        with store.open(members[0]) as run:
+            cfg = dict(run.config) if by_seed else run.config
+        if by_seed:
+            cfg.pop("seed", None)  # the group's name leaves the seed out
         rf = store.catalog.get(members[0])
-        label = display_name(rf) if rf else members[0]
-        if by_seed and varying:  # name the group by what sets it apart
-            label = ", ".join(
+        label = run_label(cfg, display_name(rf) if rf else members[0])
+        out.append((label, members, flat))
+    return _distinct(out, varying)
+
+
+def _distinct(
+    named: list[tuple[str, list[str], dict[str, Any]]], varying: list[str]
+) -> list[tuple[str, list[str]]]:
+    """Groups whose readable names collide get the config keys that set them apart."""
+    count: dict[str, int] = {}
+    for label, _, _ in named:
+        count[label] = count.get(label, 0) + 1
+    out = []
+    for label, members, flat in named:
+        if count[label] > 1 and varying:
+            label += " · " + ", ".join(
                 f"{_SHORT.get(k, k.split('.')[-1])}={json.loads(flat.get(k, 'null'))}"
                 for k in varying[:3]
             )
@@ -218,6 +263,7 @@ def shed(
     """Shed fraction of every group, with each group's controls dashed."""
     c = grid_value(rule, vidx)
     curves: list[Curve] = []
+    prunes: set[float] = set()
     for k, (label, members) in enumerate(groups(store, rids or [], by_seed=group == SEEDS)):
         color = PALETTE[k % len(PALETTE)]
         runs, controls = [], []
@@ -225,6 +271,7 @@ def shed(
             with store.open(rid) as run:
                 runs.append(data.shed_series(run, rule, c))
                 gi = grid_index(run, rule, c)
+                prunes.update(round(e, 3) for e in data.prune_epochs(run))
             _, counts = reference(store, rid)
             if counts is not None:
                 controls.append((counts.epoch, counts.fraction(rule, gi)))
@@ -239,7 +286,9 @@ def shed(
     if not curves:
         raise NothingToShow("choose runs to compare above")
     return shed_figure(
-        curves, title=f"Shed fraction, {rule_text(rule, c)} (dashed: control on the same kept set)"
+        curves,
+        title=f"Shed fraction, {rule_text(rule, c)} (dashed: control on the same kept set)",
+        prune_epochs=sorted(prunes),
     )
 
 
@@ -259,7 +308,7 @@ def accuracy(store: RunStore, rids: list[str] | None, group: str, version: Any =
     if not curves:
         raise NothingToShow("no test accuracy logged for the chosen runs")
     fig = shed_figure(curves, title="Test accuracy")
-    fig.update_yaxes(title_text="test accuracy", tickformat=".1%")
+    fig.update_yaxes(title_text="test accuracy", tickformat=FRACTION_FORMAT)
     return fig
 
 
@@ -276,3 +325,27 @@ def snapshot_range(store: RunStore, rids: list[str] | None, current: Any) -> tup
     value = top if not isinstance(current, int) or current > top else current
     every = max(1, (top + 1) // 10)
     return top, {i: str(i) for i in range(0, top + 1, every)}, value
+
+
+@guard_div
+def verdicts(store: RunStore, rids: list[str] | None, group: str, version: Any = None) -> Any:
+    """One verdict per group of pruned runs (over its seeds); controls are listed as such."""
+    blocks: list[Any] = []
+    for label, members in groups(store, rids or [], by_seed=group == SEEDS):
+        figures, pending = [], False
+        for rid in members:
+            fig, wait = run_verdict_figures(store, rid)
+            pending |= wait
+            if fig is not None:
+                figures.append(fig)
+        if figures:
+            blocks.append(verdict_block(figures, title=f"{label}: ", pending=pending))
+        else:
+            blocks.append(
+                html.Div(
+                    f"{label}: control runs (no pruning) or no prune round yet.", className="hint"
+                )
+            )
+    if not blocks:
+        return html.P("Choose runs to compare above.", className="hint")
+    return html.Div(blocks)

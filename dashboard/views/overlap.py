@@ -17,10 +17,16 @@ from typing import Any
 
 from dash.exceptions import PreventUpdate
 
-from dashboard.data import display_name
 from dashboard.figures import empty_figure, overlap_figure
 from dashboard.store import RunStore
-from dashboard.views.common import NothingToShow, error_text, grid_value, guard_div, rule_text
+from dashboard.views.common import (
+    NothingToShow,
+    error_text,
+    grid_value,
+    guard_div,
+    rule_text,
+    run_name,
+)
 from shedding.analysis.overlap import overlap_matrix
 from tracking import open_run
 
@@ -61,14 +67,17 @@ def overlap(
         versions = [list(store.poll(r)) for r in rids]
         key = json.dumps(["overlap", rids, versions, s, rule, c])
         job = partial(
-            overlap_job, [f.path for f in files], [display_name(f) for f in files], s, rule, c
+            overlap_job, [f.path for f in files], [run_name(store, r) for r in rids], s, rule, c
         )
         state, value = store.updates.get(key, job, group="overlap")
         if state == "pending":
             return empty_figure(f"computing the overlap of {len(rids)} runs at snapshot {s}…"), key
         if state == "failed":
             raise ValueError(value)
-        title = f"Jaccard of effective kept sets at snapshot {s}, {rule_text(rule, c)}"
+        with store.open(rids[0]) as first:
+            epochs = first.index.epoch
+        when = f" (epoch {epochs[s]:g})" if -len(epochs) <= s < len(epochs) else ""
+        title = f"Jaccard of effective kept sets at snapshot {s}{when}, {rule_text(rule, c)}"
         return overlap_figure(value.labels, value.jaccard, title=title), None
     except PreventUpdate:
         raise

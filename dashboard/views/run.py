@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from dash import dcc, html
+from dash import dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import data, ids
+from dashboard import data, ids, urlstate
 from dashboard.figures import (
+    PALETTE,
     Curve,
     channel_map,
     flow_figure,
@@ -24,9 +25,11 @@ from dashboard.figures import (
     shed_figure,
     trajectories_figure,
 )
+from dashboard.labels import TOOLTIPS, percent
 from dashboard.reference import ControlCounts, control_counts_job
 from dashboard.store import RunStore
 from dashboard.views.common import (
+    attrs,
     fast_tick,
     grid_value,
     guard_div,
@@ -34,22 +37,19 @@ from dashboard.views.common import (
     nav,
     publish,
     rule_text,
+    run_name,
     threshold_controls,
 )
+from dashboard.views.graphs import graph
 from dashboard.views.summary import summary_table
-from shedding.analysis.thresholds import DEFAULT_RULE, get_rule, grid_index
+from shedding.analysis.thresholds import get_rule, grid_index
 
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
 OVERVIEW_TAB, LAYER_TAB = "overview", "layer"
 
 
-def _graph(gid: str, figure: Any = None) -> dcc.Graph:
-    extra = {} if figure is None else {"figure": figure}
-    return dcc.Graph(id=gid, config=GRAPH_CONFIG, className="graph", **extra)
-
-
-def layout(store: RunStore, rid: str) -> html.Div:
-    """The run page for ``rid`` (an error page when it cannot be opened)."""
+def layout(store: RunStore, rid: str, search: str | None = None) -> html.Div:
+    """The run page for ``rid`` (an error page when it cannot be opened), in the view
+    the query string names (see :mod:`dashboard.urlstate`)."""
     try:
         with store.open(rid) as run:
             layers = [i.name for i in run.layers]
@@ -57,9 +57,10 @@ def layout(store: RunStore, rid: str) -> html.Div:
         return html.Div(
             [
                 nav(""),
-                html.Div(
-                    [html.H2("Run not available"), html.P(str(e).strip("'\"")[:300])],
+                html.Main(
+                    [html.H1("Run not available"), html.P(str(e).strip("'\"")[:300])],
                     className="page",
+                    **attrs(data_title="Run not available"),
                 ),
             ]
         )
@@ -68,20 +69,33 @@ def layout(store: RunStore, rid: str) -> html.Div:
     # the figures show. Those callbacks, and the poll, run only when an input changes
     # (prevent_initial_call); the second tab computes its figures when opened.
     version = current_version(store, rid)
+    q = urlstate.query(search)
+    th = urlstate.threshold(q)
+    shown = urlstate.choice(q, "layer", [data.ALL, *layers], data.ALL)
+    first = shown if shown != data.ALL else (layers[0] if layers else "")
+    inner = urlstate.choice(q, "inner", layers, first)
+    tab = urlstate.choice(q, "tab", [OVERVIEW_TAB, LAYER_TAB], OVERVIEW_TAB)
     return html.Div(
         [
             nav(""),
             dcc.Store(id=ids.RUN_ID, data=rid),
+            dcc.Store(id=ids.RUN_URL_SINK),
             dcc.Store(id=ids.RUN_VERSION, data=version),
             fast_tick(ids.RUN_FAST, store),
-            html.Div(
+            html.Main(
                 [
                     html.Div(header(store, rid, version), id=ids.RUN_HEADER),
                     html.Div(summary(store, rid, version), id=ids.RUN_SUMMARY),
                     html.Div(
                         [
-                            threshold_controls(ids.RUN_RULE, ids.RUN_VALUE, ids.RUN_VALUE_LABEL),
-                            _dropdown("layers", ids.RUN_SHED_LAYER, [data.ALL, *layers], data.ALL),
+                            threshold_controls(
+                                ids.RUN_RULE,
+                                ids.RUN_VALUE,
+                                ids.RUN_VALUE_LABEL,
+                                rule=th.rule,
+                                index=th.index,
+                            ),
+                            _dropdown("layers", ids.RUN_SHED_LAYER, [data.ALL, *layers], shown),
                         ],
                         className="control-row",
                     ),
@@ -92,15 +106,15 @@ def layout(store: RunStore, rid: str) -> html.Div:
                                 [
                                     html.Div(
                                         [
-                                            _graph(
+                                            graph(
                                                 ids.RUN_SHED,
-                                                shed(store, rid, DEFAULT_RULE, None, data.ALL),
+                                                shed(store, rid, th.rule, th.index, shown),
                                             ),
-                                            _graph(ids.RUN_FLOW, flow(store, rid, data.ALL)),
+                                            graph(ids.RUN_FLOW, flow(store, rid, shown)),
                                         ],
                                         className="grid2",
                                     ),
-                                    _graph(ids.RUN_METRICS, metrics(store, rid)),
+                                    graph(ids.RUN_METRICS, metrics(store, rid)),
                                 ],
                                 label="Shedding and training",
                                 value=OVERVIEW_TAB,
@@ -111,24 +125,25 @@ def layout(store: RunStore, rid: str) -> html.Div:
                                         "layer",
                                         ids.RUN_LAYER,
                                         layers,
-                                        layers[0] if layers else None,
+                                        inner or None,
                                     ),
                                     html.Div(
-                                        [_graph(ids.RUN_HIST), _graph(ids.RUN_CHANNELS)],
+                                        [graph(ids.RUN_HIST), graph(ids.RUN_CHANNELS)],
                                         className="grid2",
                                     ),
-                                    _graph(ids.RUN_TRAJ),
+                                    graph(ids.RUN_TRAJ),
                                 ],
                                 label="Inside one layer",
                                 value=LAYER_TAB,
                             ),
                         ],
                         id=ids.RUN_TABS,
-                        value=OVERVIEW_TAB,
+                        value=tab,
                         className="tabs",
                     ),
                 ],
                 className="page",
+                **attrs(data_title=run_name(store, rid)),
             ),
         ]
     )
@@ -198,7 +213,10 @@ def header(store: RunStore, rid: str, version: Any = None) -> Any:
         info = run.memo("info", lambda: data.run_info(run, data.display_name(rf) if rf else "?"))
         created = getattr(run, "created", "")
     if crid is not None:
-        control: Any = ["control run: ", dcc.Link(cid, href=f"/run/{crid}")]
+        control: Any = [
+            "control run: ",
+            dcc.Link(run_name(store, crid), href=f"/run/{crid}", title=f"run id {cid}"),
+        ]
     elif cid:
         control = f"control run {cid!r} is not in this directory"
     elif info.is_control:
@@ -207,17 +225,25 @@ def header(store: RunStore, rid: str, version: Any = None) -> Any:
         control = "no control run: its shedding cannot be attributed to pruning"
     chips = [
         ("model", info.model),
-        ("pruner", info.pruner),
+        ("pruner", "none (control)" if info.is_control else info.pruner),
         ("protocol", info.protocol),
-        ("sparsity", info.sparsity),
+        ("sparsity", percent(info.sparsity) if info.sparsity is not None else "—"),
         ("seed", info.seed),
         ("snapshots", info.snapshots),
     ]
     return html.Div(
         [
-            html.H2([info.name, html.Span(info.status, className=f"badge {info.status}")]),
+            html.H1(
+                [
+                    html.Span(info.name, title=f"{info.file} · run id {info.run_id}"),
+                    html.Span(info.status, className=f"badge {info.status}"),
+                ]
+            ),
             html.Div(
-                [html.Span([html.B(k), f" {v}"], className="chip") for k, v in chips],
+                [
+                    html.Span([html.B(k), f" {v}"], className="chip", title=TOOLTIPS.get(k))
+                    for k, v in chips
+                ],
                 className="chips",
             ),
             html.P(
@@ -252,19 +278,19 @@ def shed(store: RunStore, rid: str, rule: str, vidx: Any, layer: str, version: A
         x, y = data.shed_series(run, rule, c, layer)
         epochs = data.prune_epochs(run)
         gi = grid_index(run, rule, c)
-    curves = [Curve("this run", x, y, color="#1f77b4")]
+    curves = [Curve("this run", x, y, color=PALETTE[0])]
     state, counts = reference(store, rid)
     note = ""
     if counts is not None:
         cy = counts.fraction(rule, gi, None if layer == data.ALL else layer)
         curves.append(
-            Curve("control, on this run's kept set", counts.epoch, cy, dash="dash", color="#555")
+            Curve("control, on this run's kept set", counts.epoch, cy, dash="dash", color="#000000")
         )
     elif state != "none":
         crid, _ = _control(store, rid)
         with store.open(crid) as control:  # its own curve from stored statistics, memoised
             cx, cy = data.shed_series(control, rule, c, layer)
-        curves.append(Curve("control, own kept set", cx, cy, dash="dot", color="#888"))
+        curves.append(Curve("control, own kept set", cx, cy, dash="dot", color="#555555"))
         note = {
             "pending": " (counting the control on this run's kept set…)",
             "failed": " (like-for-like control count failed)",
@@ -279,10 +305,25 @@ def shed(store: RunStore, rid: str, rule: str, vidx: Any, layer: str, version: A
 def flow(store: RunStore, rid: str, layer: str, version: Any = None) -> Any:
     with store.open(rid) as run:
         shed_n, rev = data.flow(run, layer or data.ALL)
-        epoch = run.index.epoch
+        epoch, epochs = run.index.epoch, data.prune_epochs(run)
     return flow_figure(
-        epoch, shed_n, rev, title=f"Newly shed / revived per snapshot (default rule), {layer}"
+        epoch,
+        shed_n,
+        rev,
+        title=f"Newly shed / revived per snapshot (default rule), {layer}",
+        prune_epochs=epochs,
     )
+
+
+def sync_layers(trigger: Any, top: str | None, inner: str | None) -> tuple[Any, Any]:
+    """(overview layer, layer tab's layer): the two pickers agree. A layer chosen above
+    becomes the tab's; one chosen in the tab is shown above ("all layers" above leaves
+    the tab's as it is)."""
+    if trigger == ids.RUN_SHED_LAYER and top and top != data.ALL and top != inner:
+        return no_update, top
+    if trigger == ids.RUN_LAYER and inner and inner != top:
+        return inner, no_update
+    raise PreventUpdate
 
 
 def layer_tab_shown(tab: str | None) -> None:
@@ -312,7 +353,7 @@ def hist(
             edges,
             threshold=tau,
             epoch=run.index.epoch,
-            prune_snapshots=data.prune_snapshots(run),
+            prune_epochs=data.prune_epochs(run),
             title=f"{layer}: kept magnitudes (dashed: {rule_text(rule, c)})",
         )
 
@@ -324,7 +365,13 @@ def channels(
     layer_tab_shown(tab)
     with store.open(rid) as run:
         frac = data.channel_fraction(run, layer)
-    return channel_map(frac, title=f"{layer}: shed fraction per output channel (default rule)")
+        epoch, epochs = run.index.epoch, data.prune_epochs(run)
+    return channel_map(
+        frac,
+        epoch=epoch,
+        prune_epochs=epochs,
+        title=f"{layer}: shed fraction per output channel (default rule)",
+    )
 
 
 @guard_figure
@@ -342,12 +389,13 @@ def trajectories(
     with store.open(rid) as run:
         values, fates = data.sample_fates(run, layer, rule, c)
         tau = data.layer_tau(run, layer, rule, c)
-        epoch = run.index.epoch
+        epoch, epochs = run.index.epoch, data.prune_epochs(run)
     return trajectories_figure(
         epoch,
         values,
         fates,
         threshold=tau,
+        prune_epochs=epochs,
         title=f"{layer}: {values.shape[1]} sampled weights, fate at the last snapshot",
     )
 

@@ -13,27 +13,32 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dash import dash_table, dcc, html
+from dash.dash_table.Format import Format, Scheme
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.data import RunInfo, display_name, run_info
+from dashboard.labels import TOOLTIPS
 from dashboard.store import RunStore, RunUnavailable
-from dashboard.views.common import fast_tick, nav, publish
+from dashboard.views.common import attrs, fast_tick, nav, publish
 from dashboard.views.summary import excess_rounds
+from dashboard.views.verdict import explainer
 
+_FIXED = {"type": "numeric", "format": Format(precision=3, scheme=Scheme.fixed)}
+_PCT = {"type": "numeric", "format": Format(precision=1, scheme=Scheme.percentage)}
 COLUMNS: list[dict[str, Any]] = [
-    {"id": "run", "name": "run"},
+    {"id": "run", "name": "run", "presentation": "markdown"},
     {"id": "status", "name": "status"},
     {"id": "model", "name": "model"},
     {"id": "pruner", "name": "pruner"},
     {"id": "protocol", "name": "protocol"},
-    {"id": "sparsity", "name": "sparsity", "type": "numeric"},
+    {"id": "sparsity", "name": "sparsity", **_PCT},
     {"id": "seed", "name": "seed", "type": "numeric"},
     {"id": "snapshots", "name": "snaps", "type": "numeric"},
-    {"id": "final_acc", "name": "test acc", "type": "numeric"},
-    {"id": "effective_sparsity", "name": "eff. sparsity", "type": "numeric"},
-    {"id": "cascade_ratio", "name": "C raw", "type": "numeric"},
-    {"id": "excess_ratio", "name": "C excess", "type": "numeric"},
+    {"id": "final_acc", "name": "test acc", **_PCT},
+    {"id": "effective_sparsity", "name": "eff. sparsity", **_PCT},
+    {"id": "cascade_ratio", "name": "C", **_FIXED},
+    {"id": "excess_ratio", "name": "C excess", **_FIXED},
     {"id": "control", "name": "control"},
 ]
 TEXT_COLUMNS = ("run", "status", "model", "pruner", "protocol", "control")
@@ -44,18 +49,19 @@ def layout() -> html.Div:
     return html.Div(
         [
             nav("Runs"),
-            html.Div(
+            html.Main(
                 [
-                    html.H2("Runs"),
+                    html.H1("Runs"),
                     html.P(
                         "Shedding at the default rule (kept weight below 1% of its layer's RMS "
                         "at the prune event). C = weights shed during retraining per weight "
-                        "pruned, last round; excess C subtracts the control run (same "
-                        "retraining, no pruning) "
-                        "counted on the same kept set. Click a run's name to open it; tick rows "
-                        "to compare them.",
+                        "pruned, last round; C excess subtracts the control run (same "
+                        "retraining, no pruning) counted on the same kept set. Open a run by "
+                        "its name; tick rows to compare them. Hover a column name for its "
+                        "meaning.",
                         className="hint",
                     ),
+                    explainer(),
                     dcc.Store(id=ids.RUNS_VERSION),
                     fast_tick(ids.RUNS_FAST),
                     dash_table.DataTable(
@@ -70,19 +76,24 @@ def layout() -> html.Div:
                         style_cell={
                             "fontFamily": "inherit",
                             "fontSize": "13px",
-                            "padding": "4px 8px",
+                            "padding": "4px 6px",
+                            "textAlign": "left",
+                            "whiteSpace": "normal",
+                            "height": "auto",
                         },
+                        style_cell_conditional=[
+                            {"if": {"column_id": "run"}, "minWidth": "200px"},
+                            {"if": {"column_id": "control"}, "maxWidth": "160px"},
+                        ],
                         style_header={"fontWeight": "600", "backgroundColor": "#f3f4f6"},
                         style_data_conditional=[
-                            {
-                                "if": {"column_id": "run"},
-                                "color": "#1d4ed8",
-                                "cursor": "pointer",
-                                "textDecoration": "underline",
-                            },
                             {"if": {"filter_query": '{status} = "running"'}, "color": "#1d4ed8"},
                             {"if": {"filter_query": '{status} = "crashed"'}, "color": "#b91c1c"},
                         ],
+                        tooltip_header={c["id"]: TOOLTIPS[c["id"]] for c in COLUMNS},
+                        tooltip_delay=300,
+                        tooltip_duration=None,
+                        markdown_options={"link_target": "_self"},
                     ),
                     html.Div(
                         dcc.Link(
@@ -93,6 +104,7 @@ def layout() -> html.Div:
                     html.Div(id=ids.RUNS_BAD),
                 ],
                 className="page",
+                **attrs(data_title="Runs"),
             ),
         ]
     )
@@ -120,7 +132,7 @@ def _excess_cell(store: RunStore, rid: str, info: RunInfo) -> tuple[Any, str]:
         if not value:
             return None, "no prune round yet"
         x = value[-1].excess_cascade_ratio
-        return (round(x, 3) if x == x else None), "yes"
+        return (round(x, 3) + 0.0 if x == x else None), "yes"
     text = {"no control": "no control", "pending": "computing…"}.get(state)
     if text is None:
         text = f"control {value} not found" if state == "missing" else f"failed: {value}"
@@ -147,7 +159,8 @@ def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
                     reading.append(
                         {
                             "id": rf.run_id,
-                            "run": display_name(rf),
+                            "run": run_link(display_name(rf), rf.run_id, display_name(rf)),
+                            "file": display_name(rf),
                             "status": run.status,
                             "snapshots": len(run),
                             "control": "reading…",
@@ -169,10 +182,11 @@ def runs_table(store: RunStore) -> tuple[list[dict[str, Any]], html.Div]:
         rows.append(
             {
                 "id": rid,
-                "run": info.name,
+                "run": run_link(info.name, rid, info.file),
+                "file": info.file,
                 "status": info.status,
                 "model": info.model,
-                "pruner": info.pruner,
+                "pruner": "none (control)" if info.is_control else info.pruner,
                 "protocol": info.protocol,
                 "sparsity": info.sparsity,
                 "seed": info.seed,
@@ -212,4 +226,11 @@ def compare_href(selected: list[str] | None) -> str:
 
 
 def _round(x: float | None, digits: int) -> float | None:
-    return None if x is None else round(x, digits)
+    return None if x is None else round(x, digits) + 0.0  # + 0.0: no "-0.000"
+
+
+def run_link(label: str, rid: str, file: str) -> str:
+    """Markdown link to a run's page; its title (shown on hover) is the file and the id."""
+    safe = label.replace("[", "(").replace("]", ")")
+    file = file.replace('"', "'")
+    return f'[{safe}](/run/{rid} "{file} · id {rid}")'

@@ -13,8 +13,10 @@ from typing import Any
 from dash import html
 
 from dashboard.data import excess_job
+from dashboard.labels import TOOLTIPS
 from dashboard.store import RunStore
 from dashboard.views.common import fmt
+from dashboard.views.verdict import RunFigures, explainer, run_figures, verdict_block
 from shedding.analysis.cascade import cascade_summary
 from shedding.analysis.controls import ExcessRound
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
@@ -39,6 +41,20 @@ def excess_rounds(store: RunStore, rid: str) -> tuple[str, Any]:
     cversion = store.poll(crid)
     job = functools.partial(excess_job, rf.path, crf.path, rule=DEFAULT_RULE, c=DEFAULT_C)
     return store.jobs.get(("excess", rid, version, crid, cversion), job, group=("excess", rid))
+
+
+def run_verdict_figures(store: RunStore, rid: str) -> tuple[RunFigures | None, bool]:
+    """(the verdict inputs of a pruned run's last round or None when it has no round or
+    is a control, whether the control count is still pending)."""
+    with store.open(rid) as run:
+        rounds = run.memo("cascade", lambda: cascade_summary(run, revivals=False))
+        is_control = run.config.get("prune", {}).get("sparsity") == 0
+    if not rounds or is_control:
+        return None, False
+    state, value = excess_rounds(store, rid)
+    last = rounds[-1]
+    excess = next((x for x in value if x.round == last.round), None) if state == "done" else None
+    return run_figures(last, excess), state == "pending"
 
 
 def summary_table(store: RunStore, rid: str) -> html.Div:
@@ -81,6 +97,19 @@ def summary_table(store: RunStore, rid: str) -> html.Div:
         "dead (excess)",
         "test acc",
     ]
+    if is_control:
+        last = rounds[-1]
+        shed = (last.shed_end - last.shed_at_prune) / last.kept if last.kept else float("nan")
+        verdict: Any = html.Div(
+            f"Control run (no pruning): retraining alone shed {fmt(shed, '.2%')} of the "
+            "weights; pruned runs are measured against this baseline.",
+            className="verdict",
+            role="status",
+        )
+    else:
+        verdict = verdict_block(
+            [run_figures(rounds[-1], excess.get(rounds[-1].round))], pending=state == "pending"
+        )
     body = []
     for r in rounds:
         x = excess.get(r.round)
@@ -103,8 +132,15 @@ def summary_table(store: RunStore, rid: str) -> html.Div:
         body.append(html.Tr([html.Td(c) for c in cells]))
     return html.Div(
         [
+            verdict,
+            explainer(),
             html.Table(
-                [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+                [
+                    html.Thead(
+                        html.Tr([html.Th(h, title=TOOLTIPS.get(h), scope="col") for h in head])
+                    ),
+                    html.Tbody(body),
+                ],
                 className="summary",
             ),
             html.P(

@@ -45,6 +45,7 @@ class Server:
         self.app = create_app(runs_dir, refresh_ms=refresh_ms)
         self._srv = make_server("127.0.0.1", 0, self.app.server, threaded=True)
         self.url = f"http://127.0.0.1:{self._srv.server_port}"
+        self.shots = runs_dir.parent  # where a test may leave its screenshots
         self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
         self._thread.start()
 
@@ -100,19 +101,20 @@ def trace_y(pg, gid: str, i: int = 0) -> list:
     )
 
 
-def open_run(pg, server: Server, name: str) -> None:
+def open_run(pg, server: Server, file: str) -> None:
+    """Opens the run of ``file`` (its name without suffix) by its link in the runs table."""
     pg.goto(server.url + "/")
-    cell = f"#runs-table td[data-dash-column=run] >> text='{name}'"
-    pg.wait_for_selector(cell, timeout=20_000)
+    link = f'#runs-table td[data-dash-column=run] a[title^="{file} ·"]'
+    pg.wait_for_selector(link, timeout=20_000)
     pg.evaluate("window.__no_reload = 1")
-    pg.locator(cell).first.click()
+    pg.locator(link).first.click()
     figure_ready(pg, "run-shed")
     assert pg.evaluate("window.__no_reload") == 1  # client-side navigation, no reload
 
 
 def test_runs_page(page, server):
     page.goto(server.url + "/")
-    page.wait_for_selector("#runs-table td >> text='gmp_s0'", timeout=20_000)
+    page.wait_for_selector("#runs-table td >> text='gmp 20% · lrr · seed 0'", timeout=20_000)
     # rows fill in as the files are read in the background (fast tick), no reload
     page.wait_for_function(
         "(() => { const t = document.querySelector('#runs-table').innerText;"
@@ -121,15 +123,16 @@ def test_runs_page(page, server):
     )
     text = page.inner_text("#runs-table")
     for name in (
-        "ctl_s0",
-        "ctl_s1",
-        "gmp_s0",
-        "gmp_s1",
-        "sub/rand_s0",
+        "control · lrr · seed 0",
+        "control · lrr · seed 1",
+        "gmp 20% · lrr · seed 0",
+        "gmp 20% · lrr · seed 1",
+        "random 20% · lrr · seed 0",
         "no control",
         "is a control",
     ):
         assert name in text
+    assert "-0.0" not in text
     bad = page.inner_text("#runs-bad")
     assert "junk.h5" in bad and "cut.h5" in bad and "truncated" in bad
     page.wait_for_function(
@@ -142,7 +145,7 @@ def test_open_run_and_change_threshold(page, server):
     open_run(page, server, "gmp_s0")
     for gid in ("run-metrics", "run-flow"):
         figure_ready(page, gid)
-    assert "gmp_s0" in page.inner_text("#run-header")
+    assert "gmp 20% · lrr · seed 0" in page.inner_text("#run-header")
     assert page.locator(".js-plotly-plot").count() == 3  # the layer tab is not mounted yet
     before = trace_y(page, "run-shed")
     page.locator("#run-value [role=slider]").first.focus()
@@ -173,9 +176,9 @@ def test_open_run_and_change_threshold(page, server):
 
 def test_compare_two_runs(page, server):
     page.goto(server.url + "/")
-    page.wait_for_selector("#runs-table td >> text='gmp_s1'", timeout=20_000)
+    page.wait_for_selector("#runs-table td >> text='gmp 20% · lrr · seed 1'", timeout=20_000)
     rows = page.locator("#runs-table tr:has(input[type=checkbox])")
-    for name in ("gmp_s0", "gmp_s1"):
+    for name in ("gmp 20% · lrr · seed 0", "gmp 20% · lrr · seed 1"):
         rows.filter(has_text=name).locator("input[type=checkbox]").check()
     page.wait_for_function("document.querySelector('#runs-compare-link').href.includes('runs=')")
     page.click("#runs-compare-link")
@@ -187,8 +190,14 @@ def test_compare_two_runs(page, server):
     )
     assert shape == [2, 2]
     labels = page.evaluate("document.querySelector('#cmp-overlap .js-plotly-plot').data[0].x")
-    assert sorted(labels) == ["gmp_s0", "gmp_s1"]
-    assert "gmp_s0" in page.inner_text("#cmp-runs") and "gmp_s1" in page.inner_text("#cmp-runs")
+    assert sorted(labels) == ["gmp 20% · lrr · seed 0", "gmp 20% · lrr · seed 1"]
+    assert "gmp 20% · lrr · seed 1" in page.inner_text("#cmp-runs")
+    page.wait_for_function(
+        "document.querySelector('#cmp-verdict').innerText.includes('95% CI')", timeout=20_000
+    )
+    verdict = page.inner_text("#cmp-verdict")
+    assert "gmp 20% · lrr: Retraining shed" in verdict and "2 seeds" in verdict
+    assert "not attributable to pruning" in verdict
     assert not page.errors, page.errors
 
 
@@ -232,7 +241,7 @@ def _plotly_requests(pg) -> int:
 
 def test_plotly_loads_once_from_the_head_on_graph_pages_only(page, server):
     page.goto(server.url + "/")
-    page.wait_for_selector("#runs-table td >> text='gmp_s0'", timeout=20_000)
+    page.wait_for_selector("#runs-table td >> text='gmp 20% · lrr · seed 0'", timeout=20_000)
     assert _plotly_requests(page) == 0  # the runs page draws a table, no graph
     rid = rid_of(server.app.server.extensions[EXTENSION], "gmp_s0")
     page.goto(f"{server.url}/run/{rid}")  # a direct visit: the head starts plotly.js

@@ -131,8 +131,21 @@ def test_run_info_fields(pruned, control):
     assert info.effective_sparsity == pytest.approx(last.effective_sparsity)
     assert info.final_acc == pytest.approx(float(pruned.metrics["test_acc"][-1]))
     assert info.control == "ctl0" and not info.is_control and info.status == "complete"
+    assert (info.name, info.file) == ("gmp 20% · lrr · seed 0", "gmp_s0")
     cinfo = data.run_info(control, "ctl_s0")
     assert cinfo.is_control and cinfo.cascade_ratio is None
+    assert cinfo.name == "control · lrr · seed 0"
+
+
+def test_run_label_from_the_config():
+    from dashboard.labels import run_label
+
+    cfg = {"prune": {"method": "gmp", "sparsity": 0.925}, "retrain": {"protocol": "ft"}}
+    assert run_label({**cfg, "seed": 3}, "f") == "gmp 92.5% · ft · seed 3"
+    assert run_label({"prune": {"method": "gmp", "sparsity": 0}, "seed": 0}, "f") == (
+        "control · seed 0"
+    )
+    assert run_label({}, "file-name") == "file-name"  # nothing to build a name from
 
 
 def test_default_slider_position_is_the_default_threshold():

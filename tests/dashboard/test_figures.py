@@ -31,8 +31,15 @@ def test_metrics_figure_rows_and_prune_lines():
         "train_loss": np.array([1.0]),  # wrong length: left out, not an error
     }
     fig = F.metrics_figure(m, prune_epochs=[2.0, 3.0])
-    assert [t.name for t in fig.data] == ["train_acc", "test_acc", "test_loss", "lr"]
+    assert [t.name for t in fig.data] == [
+        "train accuracy",
+        "test accuracy",
+        "test loss",
+        "learning rate",
+    ]
     assert fig.layout.yaxis3.type == "log"
+    # the loss axis leaves out the first epoch's loss (1.0): 0.9 and below stay readable
+    assert tuple(fig.layout.yaxis2.range) == pytest.approx((0.0, 0.9 * 1.08))
     vlines = [s for s in fig.layout.shapes if s.x0 == s.x1]
     assert sorted(s.x0 for s in vlines) == [2.0, 3.0] and {s.yref for s in vlines} == {"paper"}
     assert (
@@ -53,7 +60,7 @@ def test_shed_figure_band_only_for_groups():
     band = fig.data[1]
     assert band.fill == "toself" and list(band.y) == [0.3] * 4 + [0.1] * 4
     assert fig.data[2].line.dash == "dash"
-    assert fig.layout.yaxis.tickformat == ".0%"
+    assert fig.layout.yaxis.tickformat == "~%"  # as many decimals as the ticks need
     assert F.shed_figure([], title="t").layout.annotations[0].text == "nothing to show"
 
 
@@ -62,7 +69,7 @@ def test_hist_heatmap_normalises_each_snapshot_and_crops_empty_bins():
     hist = np.zeros((3, 10), np.int64)
     hist[:, 5] = [10, 5, 0]
     hist[:, 6] = [10, 15, 4]
-    fig = F.hist_heatmap(hist, edges, threshold=np.array([1e-3, 1e-3, np.nan]), prune_snapshots=[1])
+    fig = F.hist_heatmap(hist, edges, threshold=np.array([1e-3, 1e-3, np.nan]), prune_epochs=[1.0])
     hm = fig.data[0]
     z = np.asarray(hm.z, float)  # (bins kept, S)
     assert z.shape[1] == 3
@@ -147,3 +154,29 @@ def test_the_app_builds_only_the_trace_types_its_plotly_bundle_has():
             if isinstance(node, ast.ImportFrom) and node.module == "plotly.express":
                 used.add("plotly.express")
     assert used and used <= {"Figure", "Scatter", "Bar", "Heatmap"}, used
+
+
+def test_time_axis_keeps_one_slot_per_snapshot():
+    x = F.time_axis(np.array([1.0, 2.0, 3.0, 3.0, 4.0]))  # 3.0 twice: before/after a prune
+    assert np.all(np.diff(x) > 0) and x[3] == pytest.approx(3.001)
+
+
+def test_layer_figures_share_the_epoch_axis_and_mark_the_prunes():
+    epoch = np.array([1.0, 2.0, 2.0, 3.0])
+    hist = np.ones((4, 10), np.int64)
+    edges = np.concatenate([[0.0], np.logspace(-8, 1, 10)])
+    figs = [
+        F.hist_heatmap(hist, edges, epoch=epoch, prune_epochs=[2.0]),
+        F.flow_figure(epoch, np.ones(4), np.ones(4), prune_epochs=[2.0]),
+        F.channel_map(np.zeros((4, 3)), epoch=epoch, prune_epochs=[2.0]),
+        F.trajectories_figure(epoch, np.ones((4, 2)), ["kept", "shed"], prune_epochs=[2.0]),
+    ]
+    for fig in figs:
+        assert fig.layout.xaxis.title.text == "epoch"
+        assert [s.x0 for s in fig.layout.shapes] == [2.0]
+        assert max(np.nanmax(np.asarray(t.x, float)) for t in fig.data) < 3.01
+
+
+def test_palette_is_okabe_ito():
+    okabe_ito = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"}
+    assert set(F.PALETTE) >= okabe_ito and set(F.FATE_COLORS.values()) - {"#999999"} <= okabe_ito

@@ -50,15 +50,20 @@ def fenced(tmp_path):
     return runs, outside
 
 
-def test_ids_are_opaque_and_keyed_per_app(fenced):
+def test_ids_are_opaque_and_survive_a_restart(fenced):
     runs, _ = fenced
-    a, b = RunCatalog(runs), RunCatalog(runs)
+    a, b = RunCatalog(runs), RunCatalog(runs)  # b: the catalog of a restarted server
     files = a.scan()
     assert {f.rel for f in files} == {"inside.h5", "link_in.h5"}  # nothing that leaves the dir
     for f in files:
         assert len(f.run_id) == 20 and "inside" not in f.run_id
-        assert a.resolve(f.run_id) == f.path and b.resolve(f.run_id) is None
-    assert a.make_id("inside.h5") != b.make_id("inside.h5")
+        assert a.resolve(f.run_id) == f.path and b.resolve(f.run_id) == f.path
+    # the id of a path outside the directory is well formed but names nothing
+    assert b.resolve(b.make_id("../outside/outside_run.h5")) is None
+    assert b.resolve(b.make_id("dir_out/outside_run.h5")) is None
+    keyed = RunCatalog(runs, secret=b"k")
+    assert keyed.make_id("inside.h5") != a.make_id("inside.h5")
+    assert keyed.resolve(a.make_id("inside.h5")) is None
 
 
 def test_catalog_refuses_anything_but_its_ids(fenced):

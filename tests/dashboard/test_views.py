@@ -30,9 +30,13 @@ def _settle(store, fn, *, timeout=20.0):
 
 def test_runs_table_lists_runs_and_bad_files(store):
     rows, bad = _settle(store, lambda: runs.runs_table(store))
-    by = {r["run"]: r for r in rows}
+    by = {r["file"]: r for r in rows}
     assert set(by) == {"ctl_s0", "ctl_s1", "gmp_s0", "gmp_s1", "sub/rand_s0"}
     g = by["gmp_s0"]
+    # the name is built from the config and links to the run; the file and id on hover
+    assert g["run"] == f'[gmp 20% · lrr · seed 0](/run/{g["id"]} "gmp_s0 · id {g["id"]}")'
+    assert by["ctl_s1"]["run"].startswith("[control · lrr · seed 1](")
+    assert by["ctl_s1"]["pruner"] == "none (control)" and by["gmp_s1"]["pruner"] == "gmp"
     assert (g["status"], g["pruner"], g["protocol"], g["sparsity"], g["seed"]) == (
         "complete",
         "gmp",
@@ -75,12 +79,13 @@ def test_compare_href():
 
 def test_run_page_panels(store):
     rid = rid_of(store, "gmp_s0")
-    assert "gmp_s0" in repr(run.header(store, rid))
+    assert "gmp 20% · lrr · seed 0" in repr(run.header(store, rid))
+    assert "gmp_s0" in repr(run.header(store, rid))  # the file, on hover
     assert "control run" in repr(run.header(store, rid))
     summary = _settle(store, lambda: run.summary(store, rid))
     assert "C excess" in repr(summary) and "1.355" in repr(summary)
     fig = run.metrics(store, rid)
-    assert {t.name for t in fig.data} >= {"test_acc", "lr"}
+    assert {t.name for t in fig.data} >= {"test accuracy", "learning rate"}
     for layer in (data.ALL, "fc"):
         assert run.flow(store, rid, layer).data[0].name == "newly shed"
     assert run.hist(store, rid, "fc", "layer_relative", 8).data[0].type == "heatmap"
@@ -301,6 +306,29 @@ def test_damaged_file_panels_show_the_reason(tmp_path):
         assert "truncated" in fig.layout.annotations[0].text
         assert "truncated" in repr(render_page(store, f"/run/{rid}", ""))
         rows, bad = runs.runs_table(store)
-        assert [r["run"] for r in rows] == ["b"] and "a.h5" in repr(bad)
+        assert [r["file"] for r in rows] == ["b"] and "a.h5" in repr(bad)
     finally:
         store.close()
+
+
+def test_run_page_opens_in_the_view_its_query_names(store):
+    from dashboard import urlstate
+
+    rid = rid_of(store, "gmp_s0")
+    page = repr(run.layout(store, rid, "?rule=absolute&threshold=0.001&layer=conv1&tab=layer"))
+    assert "'absolute'" in page and "τ = 0.001" in page and "value='layer'" in page
+    # unknown values fall back to the defaults, never an error
+    bad = urlstate.threshold(urlstate.query("?rule=nope&threshold=x"))
+    assert bad == urlstate.Threshold()
+    assert urlstate.threshold(urlstate.query("?rule=absolute&threshold=abc")).rule == "absolute"
+    assert urlstate.choice({"tab": "x"}, "tab", ["overview", "layer"], "overview") == "overview"
+
+
+def test_compare_page_reads_group_and_snapshot_and_says_what_a_link_lost(store):
+    ids_ = [rid_of(store, s) for s in ("gmp_s0", "gmp_s1")]
+    page = repr(compare.layout(store, f"?runs={','.join(ids_)},{'f' * 20}&group=runs&snapshot=2"))
+    assert "value='runs'" in page and "1 run(s) of this link are not in the runs directory" in page
+    both = repr(_settle(store, lambda: compare.verdicts(store, ids_, compare.SEEDS)))
+    assert "not attributable to pruning" in both and "95% CI" in both and "2 seeds" in both
+    each = repr(_settle(store, lambda: compare.verdicts(store, ids_, "runs")))
+    assert each.count("1 seed: no interval") == 2

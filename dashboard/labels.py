@@ -1,0 +1,124 @@
+"""The words the pages use: run names built from the config, metric and column names,
+their tooltips, and the short explainer of what the numbers mean.
+
+Kept in one module so the table header, the summary table, the legends and the
+explainer say the same thing in the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def config_value(config: Mapping[str, Any], dotted: str) -> Any:
+    """``config["a"]["b"]`` for ``"a.b"``; None when absent."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def percent(x: float) -> str:
+    """``0.9`` -> ``"90%"``, ``0.925`` -> ``"92.5%"`` (no trailing zeros)."""
+    return f"{x * 100:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+def run_label(config: Mapping[str, Any] | None, fallback: str) -> str:
+    """A run's readable name from its config: ``"gmp 90% · lrr · seed 1"`` for a pruned
+    run, ``"control · lrr · seed 0"`` for an unpruned one; ``fallback`` (the file name)
+    when the config says neither pruner nor amount.
+
+    Example:
+        >>> run_label({"prune": {"method": "gmp", "sparsity": 0.9},
+        ...            "retrain": {"protocol": "lrr"}, "seed": 1}, "x")
+        'gmp 90% · lrr · seed 1'
+    """
+    cfg = config if isinstance(config, Mapping) else {}
+    method, amount = config_value(cfg, "prune.method"), config_value(cfg, "prune.sparsity")
+    protocol, seed = config_value(cfg, "retrain.protocol"), config_value(cfg, "seed")
+    if not method and not isinstance(amount, int | float):
+        return fallback
+    if isinstance(amount, int | float) and amount == 0:
+        parts = ["control"]
+    else:
+        amount_text = percent(float(amount)) if isinstance(amount, int | float) else ""
+        parts = [f"{method or 'pruned'} {amount_text}".strip()]
+    if protocol:
+        parts.append(str(protocol))
+    if isinstance(seed, int):
+        parts.append(f"seed {seed}")
+    return " · ".join(parts)
+
+
+#: Legend names of the logged metrics.
+METRIC_NAMES = {
+    "train_acc": "train accuracy",
+    "test_acc": "test accuracy",
+    "train_loss": "train loss",
+    "test_loss": "test loss",
+    "lr": "learning rate",
+}
+
+#: Tooltip of each runs-table column and summary-table field.
+TOOLTIPS = {
+    "run": "Name built from the config (pruner, amount, retraining protocol, seed); "
+    "hover a name for the file and its id",
+    "status": "running (still being written), complete, crashed or interrupted",
+    "model": "the network trained",
+    "pruner": "how weights were chosen for removal",
+    "protocol": "how the network was retrained after pruning",
+    "sparsity": "fraction of the weights the pruner removed (0 = a control run)",
+    "seed": "random seed of initialisation and data order",
+    "snapshots": "recorded snapshots of every weight",
+    "final_acc": "test accuracy at the last logged epoch",
+    "effective_sparsity": "fraction of weights pruned or shed at the end (default rule)",
+    "cascade_ratio": "C: kept weights shed during retraining per weight pruned, last round",
+    "excess_ratio": "C_excess = C - C_control: the part of C caused by pruning",
+    "control": "whether the control run (same retraining, no pruning) was found",
+    "round": "prune round (iterative pruning has several)",
+    "method": "pruning method of this round",
+    "pruned": "weights removed by the pruner in this round",
+    "shed at prune": "kept weights already below the threshold right after the prune",
+    "shed at end": "kept weights below the threshold at the end of the round's retraining",
+    "C (raw)": "C = (shed at end - shed at prune) / pruned",
+    "C control": "the same count for the control run on this run's kept set, per pruned weight",
+    "C excess": "C_excess = C - C_control; above 1 over seeds means pruning caused a cascade",
+    "onset (ep)": "epochs after the prune until shedding starts",
+    "half-time (ep)": "epochs after the prune until half of the round's shedding happened",
+    "effective sparsity": "fraction of weights pruned or shed at the end of the round",
+    "dead channels": "output channels (almost) entirely shed at the end / all channels",
+    "dead (excess)": "dead channels beyond those of the control on the same kept set",
+    "test acc": "test accuracy at the end of the round",
+}
+
+EXPLAINER = [
+    (
+        "Cascade shedding",
+        "After a network is pruned and retrained, some of the weights the pruner kept "
+        "shrink towards zero: they are shed. A cascade is shedding caused by the pruning "
+        "itself, beyond what retraining alone does.",
+    ),
+    (
+        "Shed",
+        "A kept weight is shed when its magnitude falls below the threshold; by default "
+        "1% of its layer's RMS at the prune event (other rules: absolute, GMP-relative).",
+    ),
+    (
+        "C",
+        "The cascade ratio: kept weights shed during retraining per weight pruned.",
+    ),
+    (
+        "C_control",
+        "The same count for the control run: the identical retraining of the unpruned "
+        "network, counted on this run's kept set with this run's thresholds.",
+    ),
+    (
+        "C_excess",
+        "C - C_control: shedding caused by pruning. It is called attributable to pruning "
+        "only when the 95% interval of its mean over seeds lies above 1 (at least two "
+        "seeds with a control).",
+    ),
+]
