@@ -11,7 +11,7 @@ x 50 snapshots and its control run with ``tracking.RunWriter``, then
    figure of the page drawn with data (runs, run and compare pages, fresh browser context
    each time so nothing is cached).
 
-Targets (issue 6): callbacks <= 200 ms at p95, pages interactive <= 2 s.
+Targets: callbacks <= 200 ms at p95, pages interactive <= 2 s.
 
     python benchmarks/bench_dashboard.py [--dir /tmp/cascade-bench] [--scale 1.0] [--keep]
 

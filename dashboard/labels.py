@@ -31,10 +31,17 @@ def run_label(config: Mapping[str, Any] | None, fallback: str) -> str:
     run, ``"control · lrr · seed 0"`` for an unpruned one; ``fallback`` (the file name)
     when the config says neither pruner nor amount.
 
+    The retraining optimizer is named where it differs from dense training, and a
+    control's batch-order twin says so ("· order 1").
+
     Example:
         >>> run_label({"prune": {"method": "gmp", "sparsity": 0.9},
         ...            "retrain": {"protocol": "lrr"}, "seed": 1}, "x")
         'gmp 90% · lrr · seed 1'
+        >>> run_label({"prune": {"sparsity": 0.0}, "seed": 0,
+        ...            "retrain": {"protocol": "clr", "optimizer": "adam", "lr": 0.01,
+        ...                        "data_order": 1}}, "x")
+        'control · clr · adam lr 0.01 · seed 0 · order 1'
     """
     cfg = config if isinstance(config, Mapping) else {}
     method, amount = config_value(cfg, "prune.method"), config_value(cfg, "prune.sparsity")
@@ -48,9 +55,30 @@ def run_label(config: Mapping[str, Any] | None, fallback: str) -> str:
         parts = [f"{method or 'pruned'} {amount_text}".strip()]
     if protocol:
         parts.append(str(protocol))
+    parts += _retraining_words(cfg)
+    if config_value(cfg, "prune.harvest"):
+        parts.append("harvest")
     if isinstance(seed, int):
         parts.append(f"seed {seed}")
+    order = config_value(cfg, "retrain.data_order")
+    if isinstance(order, int) and order:
+        parts.append(f"order {order}")
     return " · ".join(parts)
+
+
+def _retraining_words(cfg: Mapping[str, Any]) -> list[str]:
+    """The retraining optimizer where it differs from dense training ("adam lr 0.01")."""
+    words = []
+    opt = config_value(cfg, "retrain.optimizer")
+    if opt:
+        words.append(str(opt))
+    for key, name in (("lr", "lr"), ("weight_decay", "wd")):
+        value = config_value(cfg, f"retrain.{key}")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            words.append(f"{name} {value:g}")
+    if config_value(cfg, "retrain.decay_bn_bias") is False:
+        words.append("BN exempt")
+    return [" ".join(words)] if words else []
 
 
 #: Legend names of the logged metrics.
@@ -91,6 +119,17 @@ TOOLTIPS = {
     "effective sparsity": "fraction of weights pruned or shed at the end of the round",
     "dead channels": "output channels (almost) entirely shed at the end / all channels",
     "dead (excess)": "dead channels beyond those of the control on the same kept set",
+    "dead: γ / shed": (
+        "dead channels by cause: BatchNorm |γ| below 1e-3 (γ collapse) / at least 90% of the "
+        "kept weights shed; a channel can count under both"
+    ),
+    "‖w‖ end / prune": (
+        "L2 norm of the kept weights at the end of the round over the one at the prune"
+    ),
+    "max η/‖w‖²": (
+        "peak over the round of the effective step of the layers followed by BatchNorm "
+        "(scale-invariant: one step turns their weights by about η/‖w‖²)"
+    ),
     "test acc": "test accuracy at the end of the round",
 }
 

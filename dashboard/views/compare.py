@@ -2,7 +2,7 @@
 pairwise Jaccard overlap of their effective kept sets at one snapshot.
 
 Runs whose configs differ only in seed (and name) form one group. Every pruned run's
-control is drawn beside its group as a dashed reference (issue 8).
+control is drawn beside its group as a dashed reference.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every panel reads stored statistics (or one layer's samples plus one mask row), so each
 callback is bounded whatever the run's size. The control run is drawn as a reference:
 first its own shed curve (instant), then, once the background pass has counted the
-control on this run's kept set (issue 8, like for like), that curve instead.
+control on this run's kept set (like for like), that curve instead.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Runs page: every run file under RUNS_DIR in one sortable, filterable table.
 
 Columns: status, key config, final accuracy, effective sparsity, the raw cascade ratio of
-the last prune round and, beside it, the excess ratio over the run's control (issue 8)
+the last prune round and, beside it, the excess ratio over the run's control
 or the reason there is none. Files that cannot be read are listed with the reason.
 """
 

@@ -1,4 +1,4 @@
-"""Cascade summary of a run next to its control's (issue 8), shared by two pages.
+"""Cascade summary of a run next to its control's, shared by two pages.
 
 The raw numbers come from stored statistics at once; the excess over the control needs a
 pass over the control's magnitudes, which runs on the store's background thread and is
@@ -94,7 +94,10 @@ def summary_table(store: RunStore, rid: str) -> html.Div:
         "half-time (ep)",
         "effective sparsity",
         "dead channels",
+        "dead: γ / shed",
         "dead (excess)",
+        "‖w‖ end / prune",
+        "max η/‖w‖²",
         "test acc",
     ]
     if is_control:
@@ -126,7 +129,10 @@ def summary_table(store: RunStore, rid: str) -> html.Div:
             fmt(r.half_time_epochs, ".2f"),
             fmt(r.effective_sparsity, ".2%"),
             f"{r.dead_channels_end}/{r.n_channels}",
+            f"{r.dead_by_gamma_end} / {r.dead_by_shed_end}",
             fmt(x.excess_dead_channels, ".0f") if x else "—",
+            fmt(r.kept_norm_end / r.kept_norm_prune if r.kept_norm_prune else float("nan"), ".3f"),
+            fmt(r.effective_step_peak, ".3g"),
             fmt(r.test_acc, ".4f"),
         ]
         body.append(html.Tr([html.Td(c) for c in cells]))
