@@ -14,7 +14,9 @@ all that recording needs.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -108,11 +110,12 @@ def run(out: Path, *, epochs: int = 20, amount: float = 0.8) -> nn.Module:
     )
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(run: Callable[..., Any], doc: str, *, epochs: int, amount: float) -> None:
+    """The command line of the three own-loop examples: --out DIR [--epochs N] [--amount A]."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
     p.add_argument("--out", type=Path, required=True, help="folder for the two run files")
-    p.add_argument("--epochs", type=int, default=20, help="dense + retraining epochs (half each)")
-    p.add_argument("--amount", type=float, default=0.8, help="fraction of weights pruned")
+    p.add_argument("--epochs", type=int, default=epochs, help="dense + retraining (half each)")
+    p.add_argument("--amount", type=float, default=amount, help="fraction of weights pruned")
     a = p.parse_args()
     run(a.out, epochs=a.epochs, amount=a.amount)
     print(f"wrote {a.out / 'pruned.h5'} and its control {a.out / 'control.h5'}")
@@ -120,4 +123,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(run, __doc__, epochs=20, amount=0.8)

@@ -13,8 +13,8 @@ pruning, ``prune_epochs`` marking the same round.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ from torch.nn.utils import prune
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is built from a config, offline
 import transformers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from own_loop import main
 
 from shedding.track.hf import ShedTrackerCallback
 
@@ -68,12 +71,12 @@ class PruneLinears(transformers.TrainerCallback):
             )
 
 
-def train(path: Path, *, amount: float, epochs: int, control: Path | str = "") -> torch.nn.Module:
-    model = tiny_bert()
-    args = transformers.TrainingArguments(
-        output_dir=str(path.with_suffix("")) + "-trainer",
+def training_args(output_dir: Path, *, epochs: int, batch_size: int = 32) -> Any:
+    """CPU training, a log line per epoch, no checkpoints, no reporting services."""
+    return transformers.TrainingArguments(
+        output_dir=str(output_dir),
         num_train_epochs=epochs,
-        per_device_train_batch_size=32,
+        per_device_train_batch_size=batch_size,
         learning_rate=2e-3,
         logging_strategy="epoch",
         save_strategy="no",
@@ -82,6 +85,11 @@ def train(path: Path, *, amount: float, epochs: int, control: Path | str = "") -
         disable_tqdm=True,
         seed=0,
     )
+
+
+def train(path: Path, *, amount: float, epochs: int, control: Path | str = "") -> torch.nn.Module:
+    model = tiny_bert()
+    args = training_args(path.with_name(path.stem + "-trainer"), epochs=epochs)
     prune_after = epochs // 2
     callbacks = [
         PruneLinears(amount, after=prune_after),
@@ -107,15 +115,5 @@ def run(out: Path, *, epochs: int = 8, amount: float = 0.6) -> torch.nn.Module:
     return train(out / "pruned.h5", amount=amount, epochs=epochs, control=out / "control.h5")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", type=Path, required=True, help="folder for the two run files")
-    p.add_argument("--epochs", type=int, default=8, help="dense + retraining epochs (half each)")
-    p.add_argument("--amount", type=float, default=0.6, help="fraction of Linear weights pruned")
-    a = p.parse_args()
-    run(a.out, epochs=a.epochs, amount=a.amount)
-    print(f"next: shedding analyze {a.out / 'pruned.h5'}")
-
-
 if __name__ == "__main__":
-    main()
+    main(run, __doc__, epochs=8, amount=0.6)

@@ -11,7 +11,6 @@ same Trainer with nothing pruned and ``prune_epochs`` marking the same round.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from own_loop import accuracy, make_data, make_model
+from own_loop import accuracy, main, make_data, make_model
 
 from shedding.track.lightning import ShedTracker
 
@@ -91,15 +90,5 @@ def run(out: Path, *, epochs: int = 20, amount: float = 0.8) -> Classifier:
     return train(out / "pruned.h5", amount=amount, epochs=epochs, control=out / "control.h5")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", type=Path, required=True, help="folder for the two run files")
-    p.add_argument("--epochs", type=int, default=20, help="dense + retraining epochs (half each)")
-    p.add_argument("--amount", type=float, default=0.8, help="fraction of weights pruned")
-    a = p.parse_args()
-    run(a.out, epochs=a.epochs, amount=a.amount)
-    print(f"next: shedding analyze {a.out / 'pruned.h5'}")
-
-
 if __name__ == "__main__":
-    main()
+    main(run, __doc__, epochs=20, amount=0.8)

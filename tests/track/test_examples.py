@@ -3,26 +3,11 @@ and the linked control gives C_excess."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
 from torch import nn
 
-from tests.track.loops import ROOT, analyze_json
-
-
-def load(name: str):
-    path = ROOT / "examples" / f"{name}.py"
-    sys.path.insert(0, str(path.parent))  # the Lightning example imports own_loop
-    try:
-        spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
+from tests.track.loops import analyze_json, load_example
 
 
 def pruned_zeros(model: nn.Module) -> dict[str, int]:
@@ -41,7 +26,7 @@ def pruned_zeros(model: nn.Module) -> dict[str, int]:
     ("name", "epochs"), [("own_loop", 4), ("own_loop_lightning", 4), ("own_loop_hf", 2)]
 )
 def test_example_records_the_masks_and_a_linked_control(tmp_path, name, epochs):
-    model = load(name).run(tmp_path, epochs=epochs)
+    model = load_example(name).run(tmp_path, epochs=epochs)
     result = analyze_json(tmp_path / "pruned.h5")["runs"][0]
     assert result["role"] == "pruned" and result["control_id"] == "control"
     layers = {x["layer"]: x["pruned"] for x in result["rounds"][0]["layers"]}
