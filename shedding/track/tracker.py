@@ -311,6 +311,11 @@ class Tracker:
         return float("nan")
 
     # ------------------------------------------------------------------ closing
+    def flush(self) -> None:
+        """Block until everything recorded so far is committed to the file."""
+        self._check_open("flush()")
+        self._writer.flush()  # type: ignore[union-attr]
+
     def close(self, status: str = "complete") -> None:
         """Commit everything and close the file (idempotent)."""
         if self._writer is None:

@@ -127,3 +127,16 @@ def test_filter_picks_layers(tmp_path):
         model, tmp_path / "f.h5", filter=lambda name, m: isinstance(m, nn.Linear)
     ) as t:
         assert list(t.layers) == ["4", "6"]
+
+
+def test_a_weight_mask_changed_in_place_is_recorded_as_it_is(tmp_path):
+    model = tiny_model()
+    prune.l1_unstructured(model[6], "weight", amount=0.5)
+    with shedding.track.open(model, tmp_path / "i.h5", layers=["6"]) as t:
+        t.snapshot(epoch=0)
+        with torch.no_grad():
+            model[6].weight_mask[0, :3] = 0  # the same buffer, edited
+        t.snapshot(epoch=1)
+    with open_run(tmp_path / "i.h5") as run:
+        np.testing.assert_array_equal(run.mask("6", 1), model[6].weight_mask.numpy() != 0)
+        assert run.stats("6").n_kept[1] < run.stats("6").n_kept[0]
