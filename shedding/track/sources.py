@@ -80,16 +80,20 @@ def find_layers(
         ) from None
 
 
+# torch.nn.utils.prune registers ``weight_orig`` as a parameter and ``weight_mask`` as a
+# buffer; reading the module's dicts directly avoids nn.Module.__getattr__'s exception for
+# a missing name, which several lookups per layer and snapshot would pay.
+
+
 def raw_weight(module: nn.Module) -> torch.Tensor:
     """The trained tensor: ``weight_orig`` under torch.nn.utils.prune, else ``weight``."""
-    orig = getattr(module, "weight_orig", None)
-    return orig if isinstance(orig, torch.Tensor) else module.weight
+    orig = module._parameters.get("weight_orig")
+    return orig if orig is not None else module.weight
 
 
 def torch_mask(module: nn.Module) -> torch.Tensor | None:
     """torch.nn.utils.prune's ``weight_mask`` buffer, or None."""
-    mask = getattr(module, "weight_mask", None)
-    return mask if isinstance(mask, torch.Tensor) else None
+    return module._buffers.get("weight_mask")
 
 
 def check_masks(
