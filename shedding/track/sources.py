@@ -16,7 +16,7 @@ Layers: the engine's prunable layers by default (conv and linear weights, see
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -88,7 +88,7 @@ def find_layers(
 def raw_weight(module: nn.Module) -> torch.Tensor:
     """The trained tensor: ``weight_orig`` under torch.nn.utils.prune, else ``weight``."""
     orig = module._parameters.get("weight_orig")
-    return orig if orig is not None else module.weight
+    return orig if orig is not None else cast(torch.Tensor, module.weight)
 
 
 def torch_mask(module: nn.Module) -> torch.Tensor | None:
@@ -151,7 +151,7 @@ class MaskReader:
         if name in self.sticky:
             return self.sticky[name]
         if self.zeros_are_pruned:
-            return module.weight != 0
+            return raw_weight(module) != 0
         return None
 
     def changed_buffers(self) -> list[str]:
