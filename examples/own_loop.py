@@ -72,8 +72,15 @@ def train(
     model = make_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     order = torch.Generator().manual_seed(1)
+    # settings stored in the file: `shedding compare` groups runs by them
+    config = {
+        "prune": {"method": "l1_unstructured", "sparsity": prune_amount},
+        "retrain": {"protocol": "finetune"},
+        "seed": 0,
+    }
+    options = dict(control=control, config=config, optimizer=opt, overwrite=True)
     # record: open a tracker on the model (context manager: closes the file at the end)
-    with shedding.track.open(model, path, control=control, optimizer=opt, overwrite=True) as t:
+    with shedding.track.open(model, path, **options) as t:
         for epoch in range(1, epochs + 1):
             for idx in torch.randperm(len(x), generator=order).split(128):
                 opt.zero_grad()

@@ -29,9 +29,13 @@ def inspect_text(path: str | Path) -> str:
             f"  made with  torch {env.get('torch', '?')} on {env.get('device', '?')} "
             f"({env.get('host', '?')}), toolkit {env.get('toolkit', '?')}"
         )
-        p, r, m = cfg.get("prune", {}), cfg.get("retrain", {}), cfg.get("model", {})
+        # files of one's own loop may hold any config: a non-dict entry is taken as a name
+        p, r, m, d = (
+            v if isinstance(v, dict) else {"name": v}
+            for v in (cfg.get(k, {}) for k in ("prune", "retrain", "model", "data"))
+        )
         lines.append(
-            f"  config     {cfg.get('data', {}).get('name')} / {m.get('name')} (width "
+            f"  config     {d.get('name')} / {m.get('name')} (width "
             f"{m.get('width')}) / {p.get('method')} {p.get('mode')} to sparsity "
             f"{p.get('sparsity')} / {r.get('protocol')} / seed {cfg.get('seed')}"
         )

@@ -135,7 +135,7 @@ class Tracker:
         device = next(iter(self.layers.values())).weight.device
         stored = {
             "source": "shedding.track",
-            "model": type(model).__name__,
+            "model": {"name": type(model).__name__},
             "layers": list(self.layers),
             **dict(config or {}),
         }

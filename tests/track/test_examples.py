@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from torch import nn
 
+from shedding.cli import main
 from tests.track.loops import analyze_json, load_example
 
 
@@ -33,3 +34,5 @@ def test_example_records_the_masks_and_a_linked_control(tmp_path, name, epochs):
     zeros = pruned_zeros(model)
     assert layers == {n: zeros[n] for n in layers} and sum(layers.values()) > 0
     assert result["control_found"] and np.isfinite(result["excess_cascade_ratio"])
+    if name == "own_loop":  # its config names the groups `shedding compare` uses by default
+        assert main(["compare", str(tmp_path)]) == 0

@@ -10,6 +10,7 @@ from torch.nn.utils import prune
 
 import shedding.track
 from shedding.analysis import excess_summary, find_control
+from shedding.cli import main
 from tests.track.loops import analyze_json, parameters_to_prune, record_loop, tiny_model
 from tracking import open_run
 
@@ -50,6 +51,7 @@ def test_global_unstructured_masks_counts_and_reference(tmp_path):
     result = analyze_json(path)
     layers = {x["layer"]: x["pruned"] for x in result["runs"][0]["rounds"][0]["layers"]}
     assert layers == {n: int((masks[n] == 0).sum()) for n in LAYERS}
+    assert main(["inspect", str(path)]) == 0  # a file of one's own loop inspects like any
 
 
 def test_linked_control_gives_excess_cascade_ratio(tmp_path):
