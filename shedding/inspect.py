@@ -30,10 +30,10 @@ def inspect_text(path: str | Path) -> str:
             f"  made with  torch {env.get('torch', '?')} on {env.get('device', '?')} "
             f"({env.get('host', '?')}), toolkit {env.get('toolkit', '?')}"
         )
-        # files written by tracking alone may hold any config: show what is there
+        # files of one's own loop may hold any config: a non-dict entry is taken as a name
         p, r, m, d = (
-            v if isinstance(v, dict) else {}
-            for v in (cfg.get(k) for k in ("prune", "retrain", "model", "data"))
+            v if isinstance(v, dict) else {"name": v}
+            for v in (cfg.get(k, {}) for k in ("prune", "retrain", "model", "data"))
         )
         lines.append(
             f"  config     {d.get('name')} / {m.get('name')} (width "

@@ -84,7 +84,7 @@ class EpochHooks:
         lr = found.pop("learning_rate", found.pop("lr", None))
         found = {k: v for k, v in found.items() if k not in RESERVED}
         if self.tracker is not None and found:
-            self.tracker.log(epoch=epoch, lr=lr, **found)
+            self.tracker.log(epoch=epoch, lr=lr, **found)  # type: ignore[arg-type]  # no "phase"
 
     def end(self, status: str = "complete") -> None:
         if self.tracker is not None:

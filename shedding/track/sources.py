@@ -16,8 +16,9 @@ Layers: the engine's prunable layers by default (conv and linear weights, see
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -79,16 +80,20 @@ def find_layers(
         ) from None
 
 
+# torch.nn.utils.prune registers ``weight_orig`` as a parameter and ``weight_mask`` as a
+# buffer; reading the module's dicts directly avoids nn.Module.__getattr__'s exception for
+# a missing name, which several lookups per layer and snapshot would pay.
+
+
 def raw_weight(module: nn.Module) -> torch.Tensor:
     """The trained tensor: ``weight_orig`` under torch.nn.utils.prune, else ``weight``."""
-    orig = getattr(module, "weight_orig", None)
-    return orig if isinstance(orig, torch.Tensor) else module.weight
+    orig = module._parameters.get("weight_orig")
+    return orig if orig is not None else cast(torch.Tensor, module.weight)
 
 
 def torch_mask(module: nn.Module) -> torch.Tensor | None:
     """torch.nn.utils.prune's ``weight_mask`` buffer, or None."""
-    mask = getattr(module, "weight_mask", None)
-    return mask if isinstance(mask, torch.Tensor) else None
+    return module._buffers.get("weight_mask")
 
 
 def check_masks(
@@ -120,6 +125,10 @@ class MaskReader:
         self.explicit: dict[str, torch.Tensor] = {}
         self.sticky: dict[str, torch.Tensor] = {}  # last weight_mask, kept after prune.remove
         self.seen: dict[str, torch.Tensor] = {}  # the weight_mask buffer last read
+        # all-kept masks of dense layers, made once (the writer copies, nobody mutates them)
+        self._ones = {n: np.ones(tuple(raw_weight(m).shape), bool) for n, m in layers.items()}
+        self._versions: dict[str, int] = {}
+        self._numpy: dict[str, tuple[torch.Tensor, int, np.ndarray]] = {}  # CPU mask copies
 
     def set_explicit(self, masks: Mapping[str, Any]) -> None:
         """Use these masks from now on (names and shapes are checked)."""
@@ -133,14 +142,16 @@ class MaskReader:
         module = self.layers[name]
         tm = torch_mask(module)
         if tm is not None:
-            mask = tm != 0
-            self.sticky[name] = mask
-            self.seen[name] = tm
-            return mask
+            # the bool copy is remade only when the buffer is replaced or changed in place
+            # (a new buffer per prune call; _version counts in-place writes)
+            if self.seen.get(name) is not tm or self._versions.get(name) != tm._version:
+                self.sticky[name] = tm != 0
+                self.seen[name], self._versions[name] = tm, tm._version
+            return self.sticky[name]
         if name in self.sticky:
             return self.sticky[name]
         if self.zeros_are_pruned:
-            return module.weight != 0
+            return raw_weight(module) != 0
         return None
 
     def changed_buffers(self) -> list[str]:
@@ -170,8 +181,17 @@ class MaskReader:
             m = self.mask(name)
             if m is None:
                 weights[name] = w.to("cpu", torch.float32, copy=True).numpy()
-                masks[name] = torch.ones(w.shape, dtype=torch.bool).numpy()
+                masks[name] = self._ones[name]
             else:
                 weights[name] = (w * m).to("cpu", torch.float32).numpy()  # w * m: the copy
-                masks[name] = m.to("cpu", copy=True).numpy()
+                masks[name] = self._cpu_mask(name, m)
         return weights, masks
+
+    def _cpu_mask(self, name: str, m: torch.Tensor) -> np.ndarray:
+        """A numpy copy of mask ``m``, reused while ``m`` is unchanged (the writer copies it
+        into its own buffers, and nothing here writes to it)."""
+        cached = self._numpy.get(name)
+        if cached is None or cached[0] is not m or cached[1] != m._version:
+            cached = (m, m._version, m.to("cpu", copy=True).numpy())
+            self._numpy[name] = cached
+        return cached[2]

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -108,7 +108,7 @@ class Tracker:
         self._t0 = time.time()
         self._last: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
         self._masks = {n: m.cpu().numpy() for n, m in self._reader.all_masks().items()}
-        self._writer = self._open_writer(
+        self._writer: RunWriter | None = self._open_writer(
             model, run_id, control, config, overwrite=overwrite, **writer_options
         )
 
@@ -135,7 +135,7 @@ class Tracker:
         device = next(iter(self.layers.values())).weight.device
         stored = {
             "source": "shedding.track",
-            "model": type(model).__name__,
+            "model": {"name": type(model).__name__},
             "layers": list(self.layers),
             **dict(config or {}),
         }
@@ -157,12 +157,14 @@ class Tracker:
             raise
 
     # ------------------------------------------------------------------ recording
-    def _check_open(self, what: str) -> None:
+    def _live(self, what: str) -> RunWriter:
+        """The open writer; raises TrackerError naming ``what`` after close()."""
         if self._writer is None:
             raise TrackerError(
                 f"{what} after close(): the tracker of {self.path} is closed; open a new "
                 "Tracker (another path) to record more"
             )
+        return self._writer
 
     def _phase(self, phase: str | None) -> str:
         return phase or ("dense" if self.round == 0 else "retrain")
@@ -187,7 +189,7 @@ class Tracker:
             metrics: e.g. ``{"test_acc": 0.91, "top5": 0.99}``; non-numbers are refused.
             lr: learning rate (default: from ``optimizer``, else NaN).
         """
-        self._check_open("snapshot()")
+        writer = self._live("snapshot()")
         changed = self._reader.changed_buffers()
         if changed:
             raise TrackerError(
@@ -196,12 +198,12 @@ class Tracker:
             )
         weights, masks = self._reader.effective()
         gammas = {
-            n: bn.weight.detach().to("cpu", torch.float32, copy=True).numpy()
+            n: cast(torch.Tensor, bn.weight).detach().to("cpu", torch.float32, copy=True).numpy()
             for n, (_, bn) in self.bn.items()
             if getattr(bn, "weight", None) is not None
         }
         self._epoch = float(epoch)
-        self._writer.record(  # type: ignore[union-attr]
+        writer.record(
             step=self.n_snapshots if step is None else int(step),
             epoch=float(epoch),
             phase=self._phase(phase),
@@ -220,7 +222,7 @@ class Tracker:
         self, *, epoch: float, phase: str | None = None, lr: float | None = None, **metrics: float
     ) -> None:
         """Log one row of metrics (any numeric names) without a snapshot."""
-        self._check_open("log()")
+        writer = self._live("log()")
         clash = sorted(RESERVED & set(metrics))
         if clash:
             raise TrackerError(
@@ -228,7 +230,7 @@ class Tracker:
                 "e.g. 'val_round'"
             )
         try:
-            self._writer.log_metrics(  # type: ignore[union-attr]
+            writer.log_metrics(
                 epoch=float(epoch),
                 phase=self._phase(phase),
                 round=self.round,
@@ -269,7 +271,7 @@ class Tracker:
         Returns:
             The event as stored.
         """
-        self._check_open("prune_event()")
+        writer = self._live("prune_event()")
         if masks is not None:
             self._reader.set_explicit(masks)
         new = {n: m.cpu().numpy() for n, m in self._reader.all_masks().items()}
@@ -278,12 +280,10 @@ class Tracker:
         epoch = self._epoch if epoch is None else float(epoch)
         event = event_dict(ref, round=self.round + 1, epoch=epoch, info={"method": method, **info})
         try:
-            self._writer.log_event(event)  # type: ignore[union-attr]
+            writer.log_event(event)
         except RecordError as e:
             raise TrackerError(str(e)) from None
-        self._writer.set_reference(  # type: ignore[union-attr]
-            layer_rms=ref.layer_rms, gmp_threshold=ref.gmp_threshold
-        )
+        writer.set_reference(layer_rms=ref.layer_rms, gmp_threshold=ref.gmp_threshold)
         self.round += 1
         self._masks, self._last = new, None
         if snapshot:
@@ -311,6 +311,11 @@ class Tracker:
         return float("nan")
 
     # ------------------------------------------------------------------ closing
+    def flush(self) -> None:
+        """Block until everything recorded so far is committed to the file."""
+        writer = self._live("flush()")
+        writer.flush()
+
     def close(self, status: str = "complete") -> None:
         """Commit everything and close the file (idempotent)."""
         if self._writer is None:

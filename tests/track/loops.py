@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -79,3 +81,16 @@ def analyze_json(*args: str | Path) -> dict:
         check=True,
     )
     return json.loads(out.stdout)
+
+
+def load_example(name: str) -> Any:
+    """Import ``examples/<name>.py`` as a module."""
+    path = ROOT / "examples" / f"{name}.py"
+    sys.path.insert(0, str(path.parent))  # the Lightning example imports own_loop
+    try:
+        spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module

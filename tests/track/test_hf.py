@@ -9,72 +9,23 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded: models from code
 import transformers
-from torch.nn.utils import prune
 
 from shedding.track.hf import ShedTrackerCallback
-from tests.track.loops import analyze_json
+from tests.track.loops import analyze_json, load_example
 from tracking import open_run
 
-
-def tiny_bert() -> torch.nn.Module:
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(
-        vocab_size=32,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=16,
-        num_labels=2,
-    )
-    return transformers.BertForSequenceClassification(cfg)
-
-
-class Tokens(torch.utils.data.Dataset):
-    def __init__(self) -> None:
-        g = torch.Generator().manual_seed(0)
-        self.ids = torch.randint(0, 32, (32, 8), generator=g)
-        self.labels = (self.ids[:, 0] > 15).long()
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.ids[i], "labels": self.labels[i]}
-
-
-class PruneAfterEpoch(transformers.TrainerCallback):
-    """The user's own pruning: global L1 over every Linear after the given epoch."""
-
-    def __init__(self, amount: float, after: int = 2) -> None:
-        self.amount, self.after = amount, after
-
-    def on_epoch_end(self, args, state, control, model=None, **kw):
-        if self.amount and round(state.epoch) == self.after:
-            params = [(m, "weight") for m in model.modules() if isinstance(m, torch.nn.Linear)]
-            prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=0.6)
+EXAMPLE = load_example("own_loop_hf")  # its tiny BERT, token data and pruning callback
 
 
 def train(tmp_path, name: str, amount: float, **options) -> torch.nn.Module:
-    model = tiny_bert()
-    args = transformers.TrainingArguments(
-        output_dir=str(tmp_path / f"out-{name}"),
-        num_train_epochs=4,
-        per_device_train_batch_size=8,
-        learning_rate=1e-3,
-        logging_strategy="epoch",
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        disable_tqdm=True,
-        seed=0,
-    )
+    model = EXAMPLE.tiny_bert()
+    args = EXAMPLE.training_args(tmp_path / f"out-{name}", epochs=4, batch_size=8)
     callbacks = [
-        PruneAfterEpoch(amount),
+        EXAMPLE.PruneLinears(amount, after=2),
         ShedTrackerCallback(tmp_path / f"{name}.h5", method="l1_unstructured", **options),
     ]
     trainer = transformers.Trainer(
-        model=model, args=args, train_dataset=Tokens(), callbacks=callbacks
+        model=model, args=args, train_dataset=EXAMPLE.Tokens(n=32), callbacks=callbacks
     )
     trainer.train()
     return model

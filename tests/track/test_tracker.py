@@ -10,6 +10,7 @@ from torch.nn.utils import prune
 
 import shedding.track
 from shedding.analysis import excess_summary, find_control
+from shedding.cli import main
 from tests.track.loops import analyze_json, parameters_to_prune, record_loop, tiny_model
 from tracking import open_run
 
@@ -50,6 +51,7 @@ def test_global_unstructured_masks_counts_and_reference(tmp_path):
     result = analyze_json(path)
     layers = {x["layer"]: x["pruned"] for x in result["runs"][0]["rounds"][0]["layers"]}
     assert layers == {n: int((masks[n] == 0).sum()) for n in LAYERS}
+    assert main(["inspect", str(path)]) == 0  # a file of one's own loop inspects like any
 
 
 def test_linked_control_gives_excess_cascade_ratio(tmp_path):
@@ -127,3 +129,16 @@ def test_filter_picks_layers(tmp_path):
         model, tmp_path / "f.h5", filter=lambda name, m: isinstance(m, nn.Linear)
     ) as t:
         assert list(t.layers) == ["4", "6"]
+
+
+def test_a_weight_mask_changed_in_place_is_recorded_as_it_is(tmp_path):
+    model = tiny_model()
+    prune.l1_unstructured(model[6], "weight", amount=0.5)
+    with shedding.track.open(model, tmp_path / "i.h5", layers=["6"]) as t:
+        t.snapshot(epoch=0)
+        with torch.no_grad():
+            model[6].weight_mask[0] = 0  # the same buffer, edited
+        t.snapshot(epoch=1)
+    with open_run(tmp_path / "i.h5") as run:
+        np.testing.assert_array_equal(run.mask("6", 1), model[6].weight_mask.numpy() != 0)
+        assert run.stats("6").n_kept[1] < run.stats("6").n_kept[0]
