@@ -57,13 +57,15 @@ def _problem(f: h5py.File, layers: Iterable[str], n: int) -> str | None:
         short = _short_column(g, group, n)
         if short is not None:
             return short
+    # a statistics-only file has no per-weight datasets by design
+    skip = set(fmt.BULK_DATASETS) if str(f.attrs.get("record_mode", "full")) == "stats" else set()
     for layer in layers:
         g = f["layers"].get(fmt.layer_group_name(layer))
         if not isinstance(g, h5py.Group):
             return f"layer {layer!r} is listed but its group is missing"
         has_bn = bool(g.attrs.get("bn", ""))
         for name in ("sample_idx", *fmt.LAYER_DATASETS):
-            if name == "bn_gamma" and not has_bn:
+            if (name == "bn_gamma" and not has_bn) or name in skip:
                 continue
             ds = g.get(name)
             if not isinstance(ds, h5py.Dataset):

@@ -233,7 +233,7 @@ def regime_table(rows: list[Row], ax: Axes, sparsity: float, title: str) -> str:
 
 def q1(rows: list[Row], ax: Axes) -> str:
     """Is there pruning-caused shedding anywhere (C_excess beyond the noise)?"""
-    found, cells, raw = [], 0, []
+    more, less, raw, attributable, cells = [], [], [], [], 0
     for case in ax.cases:
         for prot in ax.protocols:
             for method in ("gmp", "random"):
@@ -252,25 +252,33 @@ def q1(rows: list[Row], ax: Axes) -> str:
                         continue
                     cells += 1
                     ex = _v(cell, lambda r: r.s.excess_cascade_ratio)
-                    c_raw = _ci(_v(cell, lambda r: r.s.cascade_ratio))[0]
-                    if c_raw > 1:
-                        raw.append(f"{case}/{prot}/{method} {sp:g}: C = {c_raw:.2f}")
+                    name = f"{case} · {prot} · {method} {100 * sp:g}%"
+                    if _ci(_v(cell, lambda r: r.s.cascade_ratio))[0] > 1:
+                        raw.append(name)
+                    mean, lo, _ = _ci(ex)
+                    if lo > 1:
+                        attributable.append(f"{name} ({mean:+.2f})")
                     if _beyond_noise(ex, [r.noise for r in cell]):
-                        mean = _ci(ex)[0]
-                        found.append(f"{case} · {prot} · {method} {100 * sp:g}% ({mean:+.2f})")
+                        (more if mean > 0 else less).append(f"{name} ({mean:+.2f})")
     lines = [
-        f"**Q1. Pruning-caused shedding beyond the noise:** {len(found)} of {cells} cells "
-        "(regime × protocol × pruner × sparsity with ≥ 2 seeds) have a 95% interval of "
-        "C_excess that excludes 0 and a mean larger than every control-to-control "
-        "difference of the cell.",
-        f"Raw cascades (mean C > 1) appear in {len(raw)} cells.",
+        f"**Q1. Is there pruning-caused shedding?** Of {cells} cells (regime × protocol × "
+        f"pruner × sparsity, ≥ 2 seeds), {len(raw)} show a raw cascade (mean C > 1) and "
+        f"{len(attributable)} a cascade attributable to pruning (95% interval of C_excess "
+        f"above 1). {len(more) + len(less)} have a C_excess whose interval excludes 0 and whose "
+        "mean is larger than every control-to-control difference of the cell: "
+        f"{len(more)} where pruning adds shedding, {len(less)} where the pruned run sheds less "
+        "than its control.",
     ]
-    lines.append(
-        ("Those cells: " + "; ".join(found) + ".")
-        if found
-        else "None: wherever retraining sheds, the unpruned control sheds as much; the "
-        "shedding is caused by the retraining regime, not by pruning."
-    )
+    if more:
+        lines.append("Pruning adds shedding in: " + "; ".join(more) + ".")
+    if less:
+        lines.append("The pruned run sheds less than its control in: " + "; ".join(less) + ".")
+    if not attributable:
+        lines.append(
+            "No cascade is attributable to pruning: wherever retraining sheds a lot, the "
+            "unpruned control sheds about as much, so the shedding is caused by the retraining "
+            "regime."
+        )
     return "\n".join(lines)
 
 
@@ -439,16 +447,24 @@ def q6(rows: list[Row]) -> str:
 
 
 def noise_line(rows: list[Row]) -> str:
-    """The control-to-control noise over the whole study."""
-    noise = [abs(r.noise) for r in _pruned(rows) if math.isfinite(r.noise)]
-    if not noise:
+    """The control-to-control noise, over the study and per regime."""
+    pruned = [r for r in _pruned(rows) if math.isfinite(r.noise)]
+    if not pruned:
         return "No twin controls found: the control-to-control noise is unmeasured."
-    noise.sort()
-    q = noise[int(0.95 * (len(noise) - 1))]
+
+    def spread(cell: list[Row]) -> str:
+        noise = sorted(abs(r.noise) for r in cell)
+        q = noise[int(0.95 * (len(noise) - 1))]
+        return f"median {noise[len(noise) // 2]:.3f}, 95th percentile {q:.3f}, max {noise[-1]:.3f}"
+
+    per = [
+        f"{case}: {spread([r for r in pruned if r.case == case])}"
+        for case in dict.fromkeys(r.case for r in pruned)
+    ]
     return (
-        f"**Control-to-control noise.** Over {len(noise)} pruned runs, |C_excess(A) − "
-        f"C_excess(B)| has median {noise[len(noise) // 2]:.3f}, 95th percentile {q:.3f} and "
-        f"maximum {noise[-1]:.3f} (A and B: two controls that differ only in batch order)."
+        f"**Control-to-control noise.** |C_excess(A) − C_excess(B)| over {len(pruned)} pruned "
+        f"runs (A and B: two controls that differ only in batch order): {spread(pruned)}. Per "
+        "regime: " + "; ".join(per) + "."
     )
 
 

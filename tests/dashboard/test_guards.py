@@ -170,7 +170,7 @@ def test_well_formed_callbacks_still_answer(client, store):
         [("run-metrics", "figure")], [("run-version", "data", [1])], [("run-id", "data", rid)]
     )
     r = _post(client, body)
-    assert r.status_code == 200 and "train_acc" in r.get_data(as_text=True)
+    assert r.status_code == 200 and "train accuracy" in r.get_data(as_text=True)
 
 
 def test_unreadable_files_are_shown_relative_to_the_runs_directory(store, runs_dir):
