@@ -158,7 +158,7 @@ DIM_NAMES = {
 }
 SNAPSHOT_DIM = "snapshot"
 # dimensions without values, one per file (at the root; unlimited)
-ROOT_DIMS = (SNAPSHOT_DIM, "metric_row", "event", "event_byte")
+ROOT_DIMS = (SNAPSHOT_DIM, "metric_row", "metric_byte", "event", "event_byte", "phase_label")
 # per-layer dimensions without values (datasets of these names in each layer group)
 LAYER_DIMS = ("weight", "byte", "channel", "sample")
 # netCDF-4's NAME of a dimension scale that is a dimension but not a variable

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 from h5py import h5s
 
-from tracking import dims
+from tracking import dims, labels
 from tracking import format as fmt
 from tracking.errors import RecordError
 from tracking.labels import create_label_datasets
@@ -113,6 +113,9 @@ def create_layout(
     for name, dtype in fmt.METRIC_COLUMNS.items():
         dims.attach(_resizable(metrics, name, dtype, 0), root_dims["metric_row"])
     create_label_datasets(f)
+    dims.attach(f[labels.PHASE_DATASET], root_dims["phase_label"])
+    dims.attach(metrics[labels.EXTRA_BYTES], root_dims["metric_byte"])
+    dims.attach(metrics[labels.EXTRA_END], root_dims["metric_row"])
     events = f.create_group("events")
     blob = events.create_dataset(
         "bytes", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(16384,), fillvalue=0
