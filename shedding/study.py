@@ -190,6 +190,8 @@ def fmt(values: Sequence[float], digits: int = 3, scale: float = 1.0, sign: bool
         return "–"
     mean, half, n = _half(v)
     f = f"{{:{'+' if sign else ''}.{digits}f}}"
+    if float(f.format(mean)) == 0:
+        mean = 0.0  # no "-0.00": a mean that rounds to zero reads as zero
     return f.format(mean) + (f" ± {half:.{digits}f}" if n > 1 else "")
 
 

@@ -273,7 +273,9 @@ def q1(rows: list[Row], ax: Axes) -> str:
         lines.append("Pruning adds shedding in: " + "; ".join(more) + ".")
     if less:
         lines.append("The pruned run sheds less than its control in: " + "; ".join(less) + ".")
-    if not attributable:
+    if attributable:
+        lines.append("Attributable to pruning: " + "; ".join(attributable) + ".")
+    else:
         lines.append(
             "No cascade is attributable to pruning: wherever retraining sheds a lot, the "
             "unpruned control sheds about as much, so the shedding is caused by the retraining "
@@ -312,7 +314,8 @@ def q2(rows: list[Row], ax: Axes) -> str:
                     )
                     if gap and mild:
                         compare.append(_ci(gap)[0] - _ci(mild)[0])
-            body.append([case, prot, *cells])
+            if any(c != "–" for c in cells):
+                body.append([case, prot, *cells])
     closer = sum(1 for d in compare if d < 0)
     text = (
         f"**Q2. Does shedding rescue random pruning?** In {closer} of {len(compare)} "
@@ -342,7 +345,8 @@ def q3(rows: list[Row], ax: Axes) -> str:
                     + " / "
                     + fmt(_v(cell, lambda r: r.s.test_acc), 3)
                 )
-            body.append([case, method, *cells])
+            if any(c != "– / –" for c in cells):
+                body.append([case, method, *cells])
     return (
         f"**Q3. Protocols at {100 * ax.headline:g}% sparsity: cascade ratio and accuracy.** "
         "WR is not in this part (it rewinds the weights, which the FT/LRR/CLR regimes here "
