@@ -174,6 +174,26 @@ def _pruned(rows: Iterable[Row]) -> list[Row]:
     return [r for r in rows if r.s.role == "pruned"]
 
 
+def _cells(
+    rows: Iterable[Row], ax: Axes, sparsities: Sequence[float]
+) -> Iterable[tuple[str, str, str, float, list[Row]]]:
+    """``(case, protocol, pruner, sparsity, runs)`` of every non-empty one-shot cell."""
+    pruned = [r for r in _pruned(rows) if r.get("prune.mode") == "oneshot"]
+    for case in ax.cases:
+        for prot in ax.protocols:
+            for method in ("gmp", "random"):
+                for sp in sparsities:
+                    cell = _sel(
+                        pruned,
+                        case=case,
+                        retrain__protocol=prot,
+                        prune__method=method,
+                        prune__sparsity=sp,
+                    )
+                    if cell:
+                        yield case, prot, method, sp, cell
+
+
 # --------------------------------------------------------------------------- the tables
 
 
@@ -194,72 +214,45 @@ def regime_table(rows: list[Row], ax: Axes, sparsity: float, title: str) -> str:
         "test acc",
     ]
     body = []
-    for case in ax.cases:
-        for prot in ax.protocols:
-            for method in ("gmp", "random"):
-                cell = _sel(
-                    _pruned(rows),
-                    case=case,
-                    **{
-                        "retrain__protocol": prot,
-                        "prune__method": method,
-                        "prune__sparsity": sparsity,
-                    },
-                )
-                cell = [r for r in cell if r.get("prune.mode") == "oneshot"]
-                if not cell:
-                    continue
-                noise = [abs(r.noise) for r in cell]
-                body.append(
-                    [
-                        case,
-                        prot,
-                        method,
-                        len(cell),
-                        fmt(_v(cell, lambda r: r.s.shed_fraction), 1, 100) + "%",
-                        fmt(_v(cell, lambda r: r.s.control_shed_fraction), 1, 100) + "%",
-                        fmt(_v(cell, lambda r: r.s.cascade_ratio), 2),
-                        fmt(_v(cell, lambda r: r.s.control_ratio), 2),
-                        fmt(_v(cell, lambda r: r.s.excess_cascade_ratio), 2, sign=True),
-                        fmt(noise, 2),
-                        fmt(_v(cell, lambda r: r.s.dead_by_gamma), 0)
-                        + " / "
-                        + fmt(_v(cell, lambda r: r.s.dead_by_shed), 0),
-                        fmt(_v(cell, lambda r: r.s.test_acc), 3),
-                    ]
-                )
+    for case, prot, method, _, cell in _cells(rows, ax, [sparsity]):
+        noise = [abs(r.noise) for r in cell]
+        body.append(
+            [
+                case,
+                prot,
+                method,
+                len(cell),
+                fmt(_v(cell, lambda r: r.s.shed_fraction), 1, 100) + "%",
+                fmt(_v(cell, lambda r: r.s.control_shed_fraction), 1, 100) + "%",
+                fmt(_v(cell, lambda r: r.s.cascade_ratio), 2),
+                fmt(_v(cell, lambda r: r.s.control_ratio), 2),
+                fmt(_v(cell, lambda r: r.s.excess_cascade_ratio), 2, sign=True),
+                fmt(noise, 2),
+                fmt(_v(cell, lambda r: r.s.dead_by_gamma), 0)
+                + " / "
+                + fmt(_v(cell, lambda r: r.s.dead_by_shed), 0),
+                fmt(_v(cell, lambda r: r.s.test_acc), 3),
+            ]
+        )
     return f"### {title}\n\n" + _table(head, body)
 
 
 def q1(rows: list[Row], ax: Axes) -> str:
     """Is there pruning-caused shedding anywhere (C_excess beyond the noise)?"""
     more, less, raw, attributable, cells = [], [], [], [], 0
-    for case in ax.cases:
-        for prot in ax.protocols:
-            for method in ("gmp", "random"):
-                for sp in ax.sparsities:
-                    cell = _sel(
-                        _pruned(rows),
-                        case=case,
-                        **{
-                            "retrain__protocol": prot,
-                            "prune__method": method,
-                            "prune__sparsity": sp,
-                        },
-                    )
-                    cell = [r for r in cell if r.get("prune.mode") == "oneshot"]
-                    if len(cell) < 2:
-                        continue
-                    cells += 1
-                    ex = _v(cell, lambda r: r.s.excess_cascade_ratio)
-                    name = f"{case} · {prot} · {method} {100 * sp:g}%"
-                    if _ci(_v(cell, lambda r: r.s.cascade_ratio))[0] > 1:
-                        raw.append(name)
-                    mean, lo, _ = _ci(ex)
-                    if lo > 1:
-                        attributable.append(f"{name} ({mean:+.2f})")
-                    if _beyond_noise(ex, [r.noise for r in cell]):
-                        (more if mean > 0 else less).append(f"{name} ({mean:+.2f})")
+    for case, prot, method, sp, cell in _cells(rows, ax, ax.sparsities):
+        if len(cell) < 2:
+            continue
+        cells += 1
+        ex = _v(cell, lambda r: r.s.excess_cascade_ratio)
+        name = f"{case} · {prot} · {method} {100 * sp:g}%"
+        if _ci(_v(cell, lambda r: r.s.cascade_ratio))[0] > 1:
+            raw.append(name)
+        mean, lo, _ = _ci(ex)
+        if lo > 1:
+            attributable.append(f"{name} ({mean:+.2f})")
+        if _beyond_noise(ex, [r.noise for r in cell]):
+            (more if mean > 0 else less).append(f"{name} ({mean:+.2f})")
     lines = [
         f"**Q1. Is there pruning-caused shedding?** Of {cells} cells (regime × protocol × "
         f"pruner × sparsity, ≥ 2 seeds), {len(raw)} show a raw cascade (mean C > 1) and "
