@@ -227,8 +227,8 @@ def page_times(url: str, pages: dict[str, tuple[str, list[str]]], run_file: str,
 
 def background_times(store: Any, rid: str, crid: str, reps: int) -> dict[str, list[float]]:
     """Seconds of the work done off the callbacks, on the store's threads."""
-    from dashboard.reference import control_counts_job
     from dashboard.views.overlap import overlap_job
+    from shedding.analysis.control_counts import control_counts_job
 
     path, cpath = store.catalog.resolve(rid), store.catalog.resolve(crid)
     work = {

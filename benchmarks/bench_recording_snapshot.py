@@ -1,4 +1,4 @@
-"""Issue 4, measurement 2: one snapshot of a ResNet-50-sized model, side by side.
+"""One snapshot of a ResNet-50-sized model, side by side.
 
 Compares, per snapshot of torchvision's ResNet-50 conv/linear weights (25.5 M weights):
 - training-thread blocking time of ``RunWriter.record`` (the copy it hands to the

@@ -26,7 +26,6 @@ from dashboard.figures import (
     trajectories_figure,
 )
 from dashboard.labels import TOOLTIPS, percent
-from dashboard.reference import ControlCounts, control_counts_job
 from dashboard.store import RunStore
 from dashboard.views.common import (
     attrs,
@@ -42,6 +41,7 @@ from dashboard.views.common import (
 )
 from dashboard.views.graphs import graph
 from dashboard.views.summary import summary_table
+from shedding.analysis.control_counts import ControlCounts, control_counts_job
 from shedding.analysis.thresholds import get_rule, grid_index
 
 OVERVIEW_TAB, LAYER_TAB = "overview", "layer"

@@ -8,9 +8,9 @@ from conftest import PRUNED, RUNS
 from dashboard_synth import SMALL_LAYERS, Synth, _State, write_snapshots
 
 from dashboard import data
-from dashboard.reference import control_counts
 from dashboard.store import CachedRun
 from shedding.analysis.cascade import cascade_summary
+from shedding.analysis.control_counts import control_counts
 from shedding.analysis.controls import excess_curve
 from shedding.analysis.shed import shed_curve
 from shedding.analysis.thresholds import THRESHOLD_RULES, get_rule

@@ -1,6 +1,6 @@
 """The control run as a like-for-like reference curve, at every grid threshold at once.
 
-Issue 8: a pruned run's shed fraction is only meaningful next to its control's, counted
+A pruned run's shed fraction is only meaningful next to its control's, counted
 on the *pruned run's* kept set with the *pruned run's* thresholds, at the control
 snapshot aligned by (round, phase, epoch). ``shedding.analysis.excess_curve`` does this
 for one threshold per pass over the control's magnitudes; the threshold slider would
