@@ -1,0 +1,138 @@
+"""A study's sweep against its training floor, and where the rest of the time goes.
+
+The floor of a set of runs is their optimizer steps alone: for every distinct dense phase
+and every run's retraining, the same model, batch size and number of steps, one thread, bare
+forward / backward / step, no recording, no evaluation. The sweep is the same runs as
+``shedding sweep`` runs them (forked processes, ``--jobs`` at a time, dense phases cached and
+shared). The ratio ``sweep wall / (floor / jobs)`` is what the engine costs above the floor.
+Then one pruned run is profiled in-process (cProfile) and its time split by phase: start-up
+and data, dense phase (training or cache), dense replay into the run file, retraining steps,
+evaluation, recording, closing.
+
+    .venv/bin/python benchmarks/bench_sweep_floor.py [--study quick] [--jobs 2]
+
+Runs go to a temporary directory; nothing in ``data/`` is touched. Report the machine's
+load average with the figures (it is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from shedding import runs
+from shedding.config import ExperimentConfig, dense_hash
+from shedding.data import load_dataset
+from shedding.models import build_model
+from shedding.retrain import retrain_epochs
+from shedding.study import study_configs
+
+#: (module file suffix, function) whose cumulative time makes up each phase of the run.
+PHASES = {
+    "data": ("data/base.py", "load_dataset"),
+    "dense phase (train or cache)": ("dense.py", "ensure_dense"),
+    "dense replay into the run file": ("recording.py", "replay_dense"),
+    "retraining (steps, evaluation, recording)": ("train/loop.py", "train_phase"),
+    "  of which evaluation": ("train/loop.py", "evaluate"),
+    "  of which recording (snapshot copies)": ("recording.py", "snapshot"),
+    "closing the run file (writer thread drains)": ("tracking/writer.py", "close"),
+}
+
+
+def _steps(n_train: int, batch: int) -> int:
+    return -(-n_train // batch)
+
+
+def floor_seconds(configs: list[ExperimentConfig], root: Path) -> tuple[float, int]:
+    """Seconds of bare training steps for ``configs`` (each dense phase once) and the steps."""
+    torch.set_num_threads(1)
+    total, steps = 0.0, 0
+    seen: set[str] = set()
+    for cfg in configs:
+        bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
+        x, y = bundle.train_tensors
+        shape = bundle.input_shape
+        phases = [] if dense_hash(cfg) in seen else [cfg.train.epochs]
+        seen.add(dense_hash(cfg))
+        phases += [retrain_epochs(cfg)] * max(1, cfg.prune.rounds or 1)
+        model = build_model(cfg.model, num_classes=bundle.num_classes, input_shape=shape)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        n, b = len(y), cfg.data.batch_size
+        t0 = time.perf_counter()
+        for epochs in phases:
+            for _ in range(epochs):
+                order = torch.randperm(n)
+                model.train()
+                for i in range(0, n, b):
+                    idx = order[i : i + b]
+                    loss = F.cross_entropy(model(x[idx]), y[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    steps += 1
+        total += time.perf_counter() - t0
+    return total, steps
+
+
+def sweep_seconds(study: str, root: Path, jobs: int) -> float:
+    """Wall time of ``shedding study <study>``'s runs through the sweep machinery."""
+    from shedding.study import STUDIES
+    from shedding.sweep import run_sweep
+
+    t0 = time.perf_counter()
+    for part in STUDIES[study]:
+        run_sweep(part, data_root=root, runs_dir=root / "runs", jobs=jobs, progress=False)
+    return time.perf_counter() - t0
+
+
+def profile_one(cfg: ExperimentConfig, root: Path) -> dict[str, float]:
+    """Cumulative seconds per phase of one run, in-process (its dense phase cached)."""
+    from shedding.experiment import run_experiment
+
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    run_experiment(cfg, data_root=root, runs_dir=root / "profiled", progress=False)
+    prof.disable()
+    wall = time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+    out = {"total (in-process)": wall}
+    for phase, (suffix, name) in PHASES.items():
+        out[phase] = sum(v[3] for k, v in stats.items() if k[2] == name and k[0].endswith(suffix))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--study", default="quick")
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    configs = [cfg for _, cfg in study_configs(a.study)]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        print(f"load average before: {os.getloadavg()}")
+        floor, steps = floor_seconds(configs, root)
+        wall = sweep_seconds(a.study, root, a.jobs)
+        print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")
+        print(f"floor (bare steps, 1 thread): {floor:.1f} s; floor / jobs: {floor / a.jobs:.1f} s")
+        print(
+            f"sweep wall, {a.jobs} jobs: {wall:.1f} s; ratio sweep / (floor / jobs): "
+            f"{wall / (floor / a.jobs):.2f}"
+        )
+        pruned = next(c for c in configs if not runs.is_control(c))
+        print(f"phase profile of one pruned run ({runs.run_id(pruned)}), in-process:")
+        for phase, seconds in profile_one(pruned, root).items():
+            print(f"  {phase:<46} {seconds:7.2f} s")
+        print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
