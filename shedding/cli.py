@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="the full study (= shedding study full)")
 
     p = add("study", "run a built-in study's sweeps, then write its findings tables", _cmd_study)
-    p.add_argument("name", nargs="?", default="quick", help="quick (default) or full")
+    p.add_argument("name", nargs="?", default="quick", help="quick (default), regimes or full")
     _add_roots(p)
     _add_study_jobs(p)
     p.add_argument("--out", help="folder for findings.md (default: <data root>/study/<name>)")
