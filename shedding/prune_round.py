@@ -123,7 +123,7 @@ def prune_round(
     n_old = sum(int(m.sum()) for m in old.values())
     s = (n_old - masks.n_kept()) / n_old if n_old else 0.0
     plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch, round_fraction=s, norm_ratio=d)
-    if plan.init == "rewind":
+    if plan.init == "rewind" and plan.rewind_epoch is not None:
         model.load_state_dict(dense.state_at_epoch(plan.rewind_epoch))
     elif plan.init == "reinit":
         fresh = new_model(seed_offset=104_729 * k)

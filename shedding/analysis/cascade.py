@@ -208,7 +208,7 @@ def cascade_summary(
     out = []
     for span in spans:
         ev = events.get(span.round, {})
-        layers, dead = _round_layers(run, curve, chans, span, ev, cuts)
+        layers, counts = _round_layers(run, curve, chans, span, ev, cuts)
         pruned = sum(lr.pruned for lr in layers)
         kept = int(curve.kept[span.last].sum())
         sh0, sh1 = int(curve.shed[span.first].sum()), int(curve.shed[span.last].sum())
@@ -236,13 +236,13 @@ def cascade_summary(
                 shed_fraction_end=sh1 / kept if kept else float("nan"),
                 sparsity=(n - kept) / n,
                 effective_sparsity=(n - kept + sh1) / n,
-                dead_channels_at_prune=dead["at_prune"],
-                dead_channels_end=dead["end"],
-                n_channels=dead["n_channels"],
+                dead_channels_at_prune=counts["at_prune"],
+                dead_channels_end=counts["end"],
+                n_channels=counts["n_channels"],
                 test_acc=acc.get(span.round, float("nan")),
                 layers=tuple(layers),
-                dead_by_gamma_end=dead["gamma_end"],
-                dead_by_shed_end=dead["shed_end"],
+                dead_by_gamma_end=counts["gamma_end"],
+                dead_by_shed_end=counts["shed_end"],
                 kept_norm_prune=mech.total_norm(span.first),
                 kept_norm_end=mech.total_norm(span.last),
                 effective_step_peak=max(

@@ -132,7 +132,7 @@ def axes(rows: Iterable[Row]) -> Axes:
     )
 
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def _table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(x) for x in r) + " |" for r in rows]
     return "\n".join(lines)
@@ -239,7 +239,11 @@ def regime_table(rows: list[Row], ax: Axes, sparsity: float, title: str) -> str:
 
 def q1(rows: list[Row], ax: Axes) -> str:
     """Is there pruning-caused shedding anywhere (C_excess beyond the noise)?"""
-    more, less, raw, attributable, cells = [], [], [], [], 0
+    more: list[str] = []
+    less: list[str] = []
+    raw: list[str] = []
+    attributable: list[str] = []
+    cells = 0
     for case, prot, method, sp, cell in _cells(rows, ax, ax.sparsities):
         if len(cell) < 2:
             continue
