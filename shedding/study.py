@@ -586,6 +586,33 @@ def figures(main: list[Row], regimes: list[Row]) -> dict[str, str]:
     return out
 
 
+def require_runs(rows: Sequence[Any], name: str, runs_dir: Path) -> None:
+    """Raises ConfigError when study ``name`` has no finished run in ``runs_dir``."""
+    if not rows:
+        raise ConfigError(
+            f"no finished run of study {name!r} in {runs_dir}; run `shedding study {name}` "
+            "first (or pass the --runs-dir it wrote to)"
+        )
+
+
+def status_lines(
+    wall_seconds: float | None, missing: Sequence[str], bad: Sequence[tuple[str, str]]
+) -> list[str]:
+    """The findings' lines on wall time, missing runs and unreadable files (none if none)."""
+    lines = []
+    if wall_seconds is not None:
+        lines.append(f"Wall time of this invocation: {wall_seconds / 60:.1f} min.")
+    if missing:
+        lines.append(
+            f"**Missing or unfinished runs ({len(missing)}):** "
+            + ", ".join(missing[:20])
+            + (" …" if len(missing) > 20 else "")
+        )
+    if bad:
+        lines.append("**Unreadable files:** " + "; ".join(f"{p}: {why}" for p, why in bad))
+    return lines
+
+
 def write_findings(
     name: str,
     runs_dir: str | Path,
@@ -602,11 +629,7 @@ def write_findings(
     c = DEFAULT_C if c is None else c
     runs_dir, out = Path(runs_dir), Path(out)
     rows, missing, bad = collect(name, runs_dir, rule=rule, c=c, details=True)
-    if not rows:
-        raise ConfigError(
-            f"no finished run of study {name!r} in {runs_dir}; run `shedding study {name}` "
-            "first (or pass the --runs-dir it wrote to)"
-        )
+    require_runs(rows, name, runs_dir)
     kinds: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
         kinds[part_kind(name, r.part)].append(r)
@@ -619,16 +642,7 @@ def write_findings(
         "is the number of seeds; no ± with one seed). Accuracy: final test accuracy on "
         "MNIST-1D's 1000 test examples (0.001 = one example).",
     ]
-    if wall_seconds is not None:
-        sections.append(f"Wall time of this invocation: {wall_seconds / 60:.1f} min.")
-    if missing:
-        sections.append(
-            f"**Missing or unfinished runs ({len(missing)}):** "
-            + ", ".join(missing[:20])
-            + (" …" if len(missing) > 20 else "")
-        )
-    if bad:
-        sections.append("**Unreadable files:** " + "; ".join(f"{p}: {why}" for p, why in bad))
+    sections += status_lines(wall_seconds, missing, bad)
     out.mkdir(parents=True, exist_ok=True)
     figs = figures(main, regimes)
     for fname, text in figs.items():

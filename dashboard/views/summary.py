@@ -131,7 +131,7 @@ def summary_table(store: RunStore, rid: str) -> html.Div:
             f"{r.dead_channels_end}/{r.n_channels}",
             f"{r.dead_by_gamma_end} / {r.dead_by_shed_end}",
             fmt(x.excess_dead_channels, ".0f") if x else "—",
-            fmt(r.kept_norm_end / r.kept_norm_prune if r.kept_norm_prune else float("nan"), ".3f"),
+            fmt(r.kept_norm_ratio, ".3f"),
             fmt(r.effective_step_peak, ".3g"),
             fmt(r.test_acc, ".4f"),
         ]

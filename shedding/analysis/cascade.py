@@ -104,6 +104,13 @@ class RoundSummary:
     kept_norm_end: float = float("nan")
     effective_step_peak: float = float("nan")
 
+    @property
+    def kept_norm_ratio(self) -> float:
+        """‖m⊙w‖ at the end of the round over the one at the prune (NaN if undefined)."""
+        if not self.kept_norm_prune or self.kept_norm_prune != self.kept_norm_prune:
+            return float("nan")
+        return self.kept_norm_end / self.kept_norm_prune
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None); ``layers`` as a list of dicts."""
         return {k: _jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}

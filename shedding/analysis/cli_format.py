@@ -76,7 +76,7 @@ def _round_rows(s: RunSummary) -> list[dict[str, Any]]:
                     f"{r.dead_channels_end}/{r.n_channels} "
                     f"({r.dead_by_gamma_end}/{r.dead_by_shed_end})"
                 ),
-                "norm_ratio": _ratio(r.kept_norm_end, r.kept_norm_prune),
+                "norm_ratio": r.kept_norm_ratio,
                 "control_ratio": x.control_ratio if x else None,
                 "excess_cascade_ratio": x.excess_cascade_ratio if x else None,
                 "control_shed_fraction_end": x.control_shed_fraction_end if x else None,
@@ -84,10 +84,6 @@ def _round_rows(s: RunSummary) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _ratio(a: float, b: float) -> float | None:
-    return a / b if b and b == b and a == a else None
 
 
 def _verdict(s: RunSummary) -> str:

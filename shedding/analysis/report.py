@@ -95,18 +95,12 @@ def _summary_rows(summaries: list[RunSummary]) -> list[dict[str, Any]]:
             "C excess": s.excess_cascade_ratio,
             "excess dead ch": s.excess_dead_channels,
             "dead ch γ / shed": f"{s.dead_by_gamma} / {s.dead_by_shed}",
-            "‖w‖ end/prune": _norm_ratio(s),
+            "‖w‖ end/prune": s.rounds[-1].kept_norm_ratio if s.rounds else float("nan"),
             "max η/‖w‖²": s.rounds[-1].effective_step_peak if s.rounds else float("nan"),
             "file": s.path,
         }
         for s in summaries
     ]
-
-
-def _norm_ratio(s: RunSummary) -> float:
-    if not s.rounds or not s.rounds[-1].kept_norm_prune:
-        return float("nan")
-    return s.rounds[-1].kept_norm_end / s.rounds[-1].kept_norm_prune
 
 
 def _by_present(summaries: list[RunSummary], key: str) -> bool:

@@ -35,6 +35,7 @@ def test_kept_norm_and_effective_step_on_a_known_norm(tmp_path):
         assert m.total_norm(3) == pytest.approx(math.sqrt(6 + 28))
         (r,) = cascade_summary(run)
         assert r.kept_norm_prune == pytest.approx(math.sqrt(34))
+        assert r.kept_norm_ratio == pytest.approx(1.0)  # the planted round keeps its weights
         assert r.effective_step_peak == pytest.approx(0.1 / 6)
         assert m.to_dict()["effective_step"][0][1] is None
 

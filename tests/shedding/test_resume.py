@@ -3,17 +3,15 @@ uninterrupted run ends (same seed, CPU). Real subprocesses, really killed."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from tiny import tiny_config, write_config
+from tiny import one_thread_env, run_argv, tiny_config, write_config
 
 from shedding.experiment import run_experiment
 from tracking import open_run
@@ -22,22 +20,9 @@ pytestmark = pytest.mark.slow
 
 
 def _start(cfg_file: Path, data_root: Path, runs_dir: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "SHEDDING_THREADS": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shedding",
-            "run",
-            str(cfg_file),
-            "--quiet",
-            "--data-root",
-            str(data_root),
-            "--runs-dir",
-            str(runs_dir),
-            *extra,
-        ],
-        env=env,
+        run_argv(cfg_file, data_root, runs_dir, *extra),
+        env=one_thread_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

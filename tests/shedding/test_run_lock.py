@@ -10,33 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny import tiny_config, write_config
+from tiny import one_thread_env, run_argv, tiny_config, write_config
 
 from shedding import runs
 from tracking import RunLock, RunLocked
 from tracking.lock import lock_path
 
 pytestmark = pytest.mark.slow
-
-
-def _cmd(cfg_file: Path, data_root: Path, runs_dir: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "shedding",
-        "run",
-        str(cfg_file),
-        "--quiet",
-        "--data-root",
-        str(data_root),
-        "--runs-dir",
-        str(runs_dir),
-        *extra,
-    ]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "SHEDDING_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def _assert_refused(proc: subprocess.CompletedProcess[str], pid: int) -> None:
@@ -54,8 +34,8 @@ def test_resume_of_a_live_run_is_refused_naming_its_pid(data_root, tmp_path):
     runs_dir = tmp_path / "runs"
     path = runs.run_path(runs_dir, cfg)
     writer = subprocess.Popen(
-        _cmd(cfg_file, data_root, runs_dir),
-        env=_env(),
+        run_argv(cfg_file, data_root, runs_dir),
+        env=one_thread_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -67,8 +47,8 @@ def test_resume_of_a_live_run_is_refused_naming_its_pid(data_root, tmp_path):
             assert time.time() - t0 < 120, "the run never started writing"
             time.sleep(0.05)
         second = subprocess.run(
-            _cmd(cfg_file, data_root, runs_dir, "--resume"),
-            env=_env(),
+            run_argv(cfg_file, data_root, runs_dir, "--resume"),
+            env=one_thread_env(),
             capture_output=True,
             text=True,
             timeout=120,
@@ -89,8 +69,8 @@ def test_two_identical_runs_started_together_one_refuses_cleanly(data_root, tmp_
     runs_dir = tmp_path / "runs"
     procs = [
         subprocess.Popen(
-            _cmd(cfg_file, data_root, runs_dir),
-            env=_env(),
+            run_argv(cfg_file, data_root, runs_dir),
+            env=one_thread_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

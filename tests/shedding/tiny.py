@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from shedding.config import ExperimentConfig, dumps_toml, load_config
@@ -26,3 +28,25 @@ def tiny_config(*overrides: str) -> ExperimentConfig:
 def write_config(cfg: ExperimentConfig, path: Path) -> Path:
     path.write_text(dumps_toml(cfg))
     return path
+
+
+def run_argv(cfg_file: Path, data_root: Path, runs_dir: Path, *extra: str) -> list[str]:
+    """``python -m shedding run CFG --quiet ...`` for a real subprocess."""
+    return [
+        sys.executable,
+        "-m",
+        "shedding",
+        "run",
+        str(cfg_file),
+        "--quiet",
+        "--data-root",
+        str(data_root),
+        "--runs-dir",
+        str(runs_dir),
+        *extra,
+    ]
+
+
+def one_thread_env() -> dict[str, str]:
+    """The environment of a subprocess run that trains on one thread (deterministic)."""
+    return {**os.environ, "SHEDDING_THREADS": "1", "OMP_NUM_THREADS": "1"}
