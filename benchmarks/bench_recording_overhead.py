@@ -20,9 +20,9 @@ import torch
 
 from shedding.config import load_config, to_dict
 from shedding.data import load_dataset
+from shedding.engine.recording import Recorder
 from shedding.models import build_model
 from shedding.pruning import bn_after, prunable_layers
-from shedding.recording import Recorder
 from shedding.train.batches import TensorBatches
 from shedding.train.callbacks import CallbackList, TrainContext
 from shedding.train.loop import train_phase

@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from shedding import runs
 from shedding.config import ExperimentConfig, dense_hash
 from shedding.data import load_dataset
+from shedding.engine import identity
 from shedding.models import build_model
 from shedding.retrain import retrain_epochs
 from shedding.study import study_configs
@@ -95,7 +95,7 @@ def sweep_seconds(study: str, root: Path, jobs: int) -> float:
 
 def profile_one(cfg: ExperimentConfig, root: Path) -> dict[str, float]:
     """Cumulative seconds per phase of one run, in-process (its dense phase cached)."""
-    from shedding.experiment import run_experiment
+    from shedding.engine.experiment import run_experiment
 
     prof = cProfile.Profile()
     t0 = time.perf_counter()
@@ -127,8 +127,8 @@ def main() -> None:
             f"sweep wall, {a.jobs} jobs: {wall:.1f} s; ratio sweep / (floor / jobs): "
             f"{wall / (floor / a.jobs):.2f}"
         )
-        pruned = next(c for c in configs if not runs.is_control(c))
-        print(f"phase profile of one pruned run ({runs.run_id(pruned)}), in-process:")
+        pruned = next(c for c in configs if not identity.is_control(c))
+        print(f"phase profile of one pruned run ({identity.run_id(pruned)}), in-process:")
         for phase, seconds in profile_one(pruned, root).items():
             print(f"  {phase:<46} {seconds:7.2f} s")
         print(f"load average after: {os.getloadavg()}")

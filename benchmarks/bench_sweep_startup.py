@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shedding import runs  # noqa: E402
 from shedding.config import dumps_toml, load_config  # noqa: E402
+from shedding.engine import identity  # noqa: E402
 from shedding.sweep import PlannedRun, execute  # noqa: E402
 
 TINY = ["model.width=0.5", "train.epochs=3", "train.milestones=[2]", "retrain.epochs=2"]
@@ -33,7 +33,7 @@ TINY = ["model.width=0.5", "train.epochs=3", "train.milestones=[2]", "retrain.ep
 
 def fresh_processes(cfgs: list, data_root: Path, runs_dir: Path) -> None:
     def one(cfg) -> None:
-        f = runs_dir / f"{runs.run_id(cfg)}.toml"
+        f = runs_dir / f"{identity.run_id(cfg)}.toml"
         f.write_text(dumps_toml(cfg))
         cmd = [sys.executable, "-m", "shedding", "run", str(f), "--quiet", "--overwrite"]
         cmd += ["--data-root", str(data_root), "--runs-dir", str(runs_dir)]

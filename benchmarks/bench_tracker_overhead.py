@@ -29,9 +29,9 @@ from torch.nn.utils import prune
 
 import shedding.track
 from shedding.config import load_config
+from shedding.engine.recording import Recorder, layer_specs
 from shedding.models import build_model
 from shedding.pruning import MaskSet, bn_after, gmp_threshold, prunable_layers
-from shedding.recording import Recorder, layer_specs
 from shedding.train.callbacks import TrainContext
 from tracking import RunWriter
 

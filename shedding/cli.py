@@ -92,8 +92,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from shedding.config import dumps_toml, load_config
 
     cfg = load_config(a.config, a.overrides)  # value checks, before torch is imported
-    from shedding.experiment import run_experiment, validate
-    from shedding.runs import control_config
+    from shedding.engine.experiment import run_experiment, validate
+    from shedding.engine.identity import control_config
 
     _set_threads()
     if a.control:
@@ -170,7 +170,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(a: argparse.Namespace) -> int:
-    from shedding.inspect import inspect_text
+    from shedding.describe import inspect_text
 
     for path in a.runs:
         print(inspect_text(path))

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from shedding import runs
 from shedding.config import ExperimentConfig
+from shedding.engine import identity
 from shedding.errors import ConfigError
 from shedding.paths import data_root as resolve_data_root
 
@@ -74,7 +74,7 @@ def study_configs(name: str) -> list[tuple[str, ExperimentConfig]]:
     out = []
     for part in STUDIES[name]:
         for cfg in expand(read_sweep(part)):
-            rid = runs.run_id(cfg)
+            rid = identity.run_id(cfg)
             if rid not in seen:
                 seen.add(rid)
                 out.append((part, cfg))
@@ -224,8 +224,8 @@ def collect(
     from shedding.analysis import channel_shedding, gmp_overlap, load_runs, summarize_loaded
 
     configs = study_configs(name)
-    part_of = {runs.run_id(cfg): part for part, cfg in configs}
-    paths = [runs.run_path(runs_dir, cfg) for _, cfg in configs]
+    part_of = {identity.run_id(cfg): part for part, cfg in configs}
+    paths = [identity.run_path(runs_dir, cfg) for _, cfg in configs]
     present = [p for p in paths if p.exists()]
     missing = [p.stem for p in paths if not p.exists()]
     rows: list[Row] = []

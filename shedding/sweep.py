@@ -38,8 +38,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from shedding import runs
 from shedding.config import ExperimentConfig, dense_hash, dumps_toml, load_config
+from shedding.engine import identity
 from shedding.errors import ConfigError
 from shedding.paths import data_root as resolve_data_root
 
@@ -55,7 +55,7 @@ class PlannedRun:
 
     @property
     def run_id(self) -> str:
-        return runs.run_id(self.cfg)
+        return identity.run_id(self.cfg)
 
 
 def read_sweep(path: str | Path) -> dict[str, Any]:
@@ -97,15 +97,15 @@ def expand_cases(
         base = load_config(sweep.get("base"), {**sweep.get("set", {}), **overrides})
         for combo in itertools.product(*(grid[k] for k in keys)):
             cfg = base.replace(**dict(zip(keys, combo, strict=True)))
-            out.setdefault(runs.run_id(cfg), (case, cfg))
-            ctrl = runs.control_config(cfg) if with_controls else None
+            out.setdefault(identity.run_id(cfg), (case, cfg))
+            ctrl = identity.control_config(cfg) if with_controls else None
             if ctrl is None:
                 continue
             twins = [ctrl]
             if sweep.get("noise_controls", False):
                 twins.append(ctrl.replace(**{"retrain.data_order": 1}))
             for c in twins:
-                out.setdefault(runs.run_id(c), (case, c))
+                out.setdefault(identity.run_id(c), (case, c))
     return list(out.values())
 
 
@@ -129,9 +129,9 @@ def plan(configs: Sequence[ExperimentConfig], runs_dir: Path) -> list[PlannedRun
     """Decides run / resume / skip per config and orders first-of-each-dense-phase first."""
     planned: list[PlannedRun] = []
     for cfg in configs:
-        path = runs.run_path(runs_dir, cfg)
+        path = identity.run_path(runs_dir, cfg)
         action = "run"
-        if (runs.work_dir(runs_dir, cfg) / "checkpoint.pt").exists():
+        if (identity.work_dir(runs_dir, cfg) / "checkpoint.pt").exists():
             action = "resume"
         elif path.exists():  # damaged leftovers (status None) are rewritten
             action = "skip" if _file_status(path) == "complete" else "run"
@@ -153,7 +153,7 @@ _PRELOAD = [
     "torch._dynamo",
     "torch._inductor.config",
     "shedding.cli",
-    "shedding.experiment",
+    "shedding.engine.experiment",
 ]
 
 
@@ -222,7 +222,7 @@ def _run_child(argv: list[str], log: str, threads: int, sweep_pid: int) -> None:
 
 def _run_process(p: PlannedRun, *, ctx: Any, data_root: Path, runs_dir: Path, threads: int) -> int:
     """Runs one planned run in its own process; returns its exit code."""
-    work = runs.work_dir(runs_dir, p.cfg)
+    work = identity.work_dir(runs_dir, p.cfg)
     work.mkdir(parents=True, exist_ok=True)
     cfg_file = work / "config.toml"
     cfg_file.write_text(dumps_toml(p.cfg))
@@ -232,7 +232,7 @@ def _run_process(p: PlannedRun, *, ctx: Any, data_root: Path, runs_dir: Path, th
     proc.start()
     proc.join()
     code = proc.exitcode
-    if code == _STATUS_LOST and _file_status(runs.run_path(runs_dir, p.cfg)) == "complete":
+    if code == _STATUS_LOST and _file_status(identity.run_path(runs_dir, p.cfg)) == "complete":
         return 0  # the run finished and recorded it; only its exit status went missing
     return 1 if code is None else code
 
@@ -249,7 +249,7 @@ def _failure(rc: int, log: Path) -> str:
 
 def _submitit_job(cfg_dict: dict[str, Any], data_root: str, runs_dir: str, resume: bool) -> str:
     from shedding.config import from_dict
-    from shedding.experiment import run_experiment
+    from shedding.engine.experiment import run_experiment
 
     res = run_experiment(
         from_dict(cfg_dict),
@@ -300,7 +300,7 @@ def execute(
             }
             for fut, p in futures.items():
                 rc = fut.result()
-                log = runs.work_dir(runs_dir, p.cfg) / "log.txt"
+                log = identity.work_dir(runs_dir, p.cfg) / "log.txt"
                 outcome[p.run_id] = "complete" if rc == 0 else _failure(rc, log)
                 bar.update(1)
     else:
@@ -357,7 +357,7 @@ def run_sweep(
         progress=progress,
         executor_table=sweep.get("executor"),
     )
-    print(summary_table([runs.run_path(rdir, p.cfg) for p in planned]))
+    print(summary_table([identity.run_path(rdir, p.cfg) for p in planned]))
     failed = [k for k, v in outcome.items() if v.startswith("failed")]
     for k in failed:
         print(f"{k}: {outcome[k]}", file=sys.stderr)

@@ -17,7 +17,6 @@ from shedding.config import PruneConfig
 from shedding.errors import ConfigError
 from shedding.pruning import magnitude
 from shedding.pruning.base import PRUNERS, Masks, global_count
-from shedding.pruning.nm import check_nm
 from shedding.pruning.prunable import layer_classes, prunable_layers
 from shedding.pruning.rounds import round_amounts
 
@@ -118,22 +117,12 @@ def validate_prune_config(cfg: PruneConfig, model: nn.Module | None = None) -> N
             rate, N:M with ``sparsity`` other than 0 or ``1 - n/m`` or in iterative mode,
             no prunable layer, N:M on a layer whose input dimension does not divide by m.
     """
-    PRUNERS.get(cfg.method)
+    info = PRUNERS.get(cfg.method)
     round_amounts(cfg)
     layer_classes(cfg.layer_types)
-    if cfg.method == "nm":
-        if not 0 < cfg.n < cfg.m:
-            raise ConfigError(f"prune.n={cfg.n}, prune.m={cfg.m}: N:M needs 0 < n < m")
-        target = 1 - cfg.n / cfg.m
-        if cfg.sparsity != 0 and (abs(cfg.sparsity - target) > 1e-9 or cfg.mode != "oneshot"):
-            raise ConfigError(
-                f"prune.method='nm' with n={cfg.n}, m={cfg.m} removes exactly {target:g} of "
-                f"the weights in one round; set prune.sparsity={target!r} and "
-                f"prune.mode='oneshot' (got sparsity={cfg.sparsity}, mode={cfg.mode!r})"
-            )
+    shapes = None
     if model is not None:
         layers = prunable_layers(model, cfg)
-        if cfg.method == "nm":
-            check_nm(
-                {n: tuple(cast(torch.Tensor, mod.weight).shape) for n, mod in layers.items()}, cfg
-            )
+        shapes = {n: tuple(cast(torch.Tensor, mod.weight).shape) for n, mod in layers.items()}
+    if info.check is not None:
+        info.check(cfg, shapes)

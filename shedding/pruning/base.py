@@ -15,7 +15,9 @@ are broken by position (layer order, then flat index) through a stable sort.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -23,10 +25,53 @@ from shedding.registry import Registry
 
 Masks = dict[str, torch.Tensor]
 Pruner = Callable[..., Masks]
+#: ``check(cfg, shapes)``: raises ConfigError on options or layer shapes a pruner cannot
+#: use; ``shapes`` (layer name -> weight shape) is None when no model is built yet.
+ConfigCheck = Callable[[Any, "Mapping[str, tuple[int, ...]] | None"], None]
 
-#: Pruning methods: gmp, layerwise, random, random_layerwise, random_matched,
-#: l1_filter, nm.
-PRUNERS: Registry[Pruner] = Registry("pruner")
+
+@dataclass(frozen=True)
+class PrunerInfo:
+    """A pruner and the facts about it that the rest of the toolkit needs.
+
+    Attributes:
+        prune: ``prune(weights, masks, *, amount, cfg, generator) -> masks``; calling the
+            info calls it.
+        cumulative_target: Whether an iterative round may aim at the cumulative sparsity
+            target (weight counts: rounding never drifts over many rounds). False for
+            pruners whose unit is not one weight (filters, N:M groups): they get the
+            round's own amount.
+        check: Optional config/layer check run before any training (see ConfigCheck).
+    """
+
+    prune: Pruner
+    cumulative_target: bool = True
+    check: ConfigCheck | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Masks:
+        return self.prune(*args, **kwargs)
+
+
+#: Pruning methods, each a :class:`PrunerInfo`: gmp, layerwise, random,
+#: random_layerwise, random_matched, l1_filter, nm.
+PRUNERS: Registry[PrunerInfo] = Registry("pruner")
+
+
+def pruner(
+    name: str, *, cumulative_target: bool = True, check: ConfigCheck | None = None
+) -> Callable[[Pruner], Pruner]:
+    """Decorator registering a pruner under ``name`` with its traits.
+
+    Example:
+        >>> @pruner("toy")
+        ... def toy(weights, masks, *, amount, cfg, generator): ...
+    """
+
+    def add(fn: Pruner) -> Pruner:
+        PRUNERS.add(name, PrunerInfo(fn, cumulative_target, check))
+        return fn
+
+    return add
 
 
 def round_half_up(x: float) -> int:

@@ -10,11 +10,11 @@ import torch
 
 from shedding.config import PruneConfig
 from shedding.pruning.base import (
-    PRUNERS,
     Masks,
     concat,
     global_count,
     layer_counts,
+    pruner,
     remove_flat,
     smallest_kept,
     split,
@@ -36,7 +36,7 @@ def gmp_layer_counts(weights: Masks, masks: Masks, *, amount: float) -> dict[str
     return {n: int(h.sum()) for n, h in split(hit, masks).items()}
 
 
-@PRUNERS.register("gmp")
+@pruner("gmp")
 def gmp(
     weights: Masks, masks: Masks, *, amount: float, cfg: PruneConfig, generator: torch.Generator
 ) -> Masks:
@@ -46,7 +46,7 @@ def gmp(
     return split(remove_flat(flat_mask, removed), masks)
 
 
-@PRUNERS.register("layerwise")
+@pruner("layerwise")
 def layerwise(
     weights: Masks, masks: Masks, *, amount: float, cfg: PruneConfig, generator: torch.Generator
 ) -> Masks:

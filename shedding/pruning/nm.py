@@ -18,7 +18,7 @@ import torch
 
 from shedding.config import PruneConfig
 from shedding.errors import ConfigError
-from shedding.pruning.base import PRUNERS, Masks
+from shedding.pruning.base import Masks, pruner
 
 
 def check_nm(shapes: Mapping[str, tuple[int, ...]], cfg: PruneConfig) -> None:
@@ -42,6 +42,26 @@ def check_nm(shapes: Mapping[str, tuple[int, ...]], cfg: PruneConfig) -> None:
             )
 
 
+def check_nm_config(cfg: PruneConfig, shapes: Mapping[str, tuple[int, ...]] | None) -> None:
+    """N:M removes exactly ``1 - n/m`` in one round; every layer's input must divide by m.
+
+    Raises:
+        ConfigError: ``n``/``m`` out of range, a sparsity other than 0 or ``1 - n/m``, an
+            iterative mode, or (given ``shapes``) a layer whose input does not divide by m.
+    """
+    if not 0 < cfg.n < cfg.m:
+        raise ConfigError(f"prune.n={cfg.n}, prune.m={cfg.m}: N:M needs 0 < n < m")
+    target = 1 - cfg.n / cfg.m
+    if cfg.sparsity != 0 and (abs(cfg.sparsity - target) > 1e-9 or cfg.mode != "oneshot"):
+        raise ConfigError(
+            f"prune.method='nm' with n={cfg.n}, m={cfg.m} removes exactly {target:g} of "
+            f"the weights in one round; set prune.sparsity={target!r} and "
+            f"prune.mode='oneshot' (got sparsity={cfg.sparsity}, mode={cfg.mode!r})"
+        )
+    if shapes is not None:
+        check_nm(shapes, cfg)
+
+
 def _groups(t: torch.Tensor, m: int) -> torch.Tensor:
     # (C_out, C_in, *k) -> (C_out, *k, C_in) -> (G, m): m consecutive input channels
     return t.movedim(1, -1).reshape(-1, m)
@@ -52,7 +72,7 @@ def _ungroup(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return g.reshape(moved).movedim(-1, 1).contiguous()
 
 
-@PRUNERS.register("nm")
+@pruner("nm", cumulative_target=False, check=check_nm_config)
 def nm(
     weights: Masks, masks: Masks, *, amount: float, cfg: PruneConfig, generator: torch.Generator
 ) -> Masks:

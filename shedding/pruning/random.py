@@ -14,11 +14,11 @@ import torch
 
 from shedding.config import PruneConfig
 from shedding.pruning.base import (
-    PRUNERS,
     Masks,
     concat,
     global_count,
     layer_counts,
+    pruner,
     random_kept,
     remove_flat,
     split,
@@ -30,7 +30,7 @@ def _per_layer(masks: Masks, counts: dict[str, int], generator: torch.Generator)
     return {n: remove_flat(m, random_kept(m, counts[n], generator)) for n, m in masks.items()}
 
 
-@PRUNERS.register("random")
+@pruner("random")
 def random_global(
     weights: Masks, masks: Masks, *, amount: float, cfg: PruneConfig, generator: torch.Generator
 ) -> Masks:
@@ -40,7 +40,7 @@ def random_global(
     return split(remove_flat(flat_mask, removed), masks)
 
 
-@PRUNERS.register("random_layerwise")
+@pruner("random_layerwise")
 def random_layerwise(
     weights: Masks, masks: Masks, *, amount: float, cfg: PruneConfig, generator: torch.Generator
 ) -> Masks:
@@ -48,7 +48,7 @@ def random_layerwise(
     return _per_layer(masks, layer_counts(amount, masks), generator)
 
 
-@PRUNERS.register("random_matched")
+@pruner("random_matched")
 def random_matched(
     weights: Masks, masks: Masks, *, amount: float, cfg: PruneConfig, generator: torch.Generator
 ) -> Masks:

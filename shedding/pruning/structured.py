@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from shedding.config import PruneConfig
-from shedding.pruning.base import PRUNERS, Masks, round_half_up, smallest_kept
+from shedding.pruning.base import Masks, pruner, round_half_up, smallest_kept
 
 
 def filter_counts(masks: Masks, *, amount: float) -> dict[str, int]:
@@ -27,7 +27,7 @@ def filter_counts(masks: Masks, *, amount: float) -> dict[str, int]:
     return out
 
 
-@PRUNERS.register("l1_filter")
+@pruner("l1_filter", cumulative_target=False)
 def l1_filter(
     weights: Masks, masks: Masks, *, amount: float, cfg: PruneConfig, generator: torch.Generator
 ) -> Masks:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shedding import runs
 from shedding.analysis import (
     channel_shedding,
     excess_summary,
@@ -29,6 +28,7 @@ from shedding.analysis import (
     summarize_loaded,
 )
 from shedding.analysis.stats import t_interval
+from shedding.engine import identity
 from shedding.study import STUDIES, fmt, require_runs, status_lines
 from shedding.sweep import expand_cases, read_sweep
 
@@ -59,7 +59,7 @@ def _cases(name: str) -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
     for part in STUDIES[name]:
         for case, cfg in expand_cases(read_sweep(part)):
-            out.setdefault(runs.run_id(cfg), (part, case))
+            out.setdefault(identity.run_id(cfg), (part, case))
     return out
 
 
@@ -98,8 +98,8 @@ def _twin_id(config: dict[str, Any]) -> str:
     """Run id of the twin control (retrain.data_order = 1) of a run's control."""
     from shedding.config import from_dict
 
-    ctrl = runs.control_config(from_dict(config))
-    return runs.run_id(ctrl.replace(**{"retrain.data_order": 1})) if ctrl else ""
+    ctrl = identity.control_config(from_dict(config))
+    return identity.run_id(ctrl.replace(**{"retrain.data_order": 1})) if ctrl else ""
 
 
 # --------------------------------------------------------------------------- helpers

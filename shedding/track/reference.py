@@ -1,4 +1,4 @@
-"""The prune event and threshold reference, by the engine's rules (shedding/prune_round.py).
+"""The prune event and threshold reference, by the engine's rules (shedding/engine/prune_round.py).
 
 At a prune event that takes masks ``old`` to ``new`` with weights ``w`` (the effective
 weights just before the prune):

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from shedding.engine.identity import environment
 from shedding.pruning import bn_after
-from shedding.runs import environment
 from shedding.track.errors import TrackerError
 from shedding.track.reference import event_dict, prune_reference
 from shedding.track.sources import LayerFilter, MaskReader, find_layers, raw_weight

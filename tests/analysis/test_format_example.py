@@ -1,4 +1,4 @@
-"""The analysis reads the committed format-v1 example file (tests/data/run_v1_example.h5)."""
+"""The analysis reads the committed format-v1 example file (tests/fixtures/run_v1_example.h5)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from shedding.analysis import THRESHOLD_RULES, analyze_text, cascade_summary, sh
 from shedding.analysis.thresholds import get_rule
 from tracking import open_run
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "run_v1_example.h5"
-pytestmark = pytest.mark.skipif(not EXAMPLE.exists(), reason="tests/data/run_v1_example.h5 absent")
+EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "run_v1_example.h5"
+pytestmark = pytest.mark.skipif(
+    not EXAMPLE.exists(), reason="tests/fixtures/run_v1_example.h5 absent"
+)
 
 
 @pytest.mark.parametrize("rule", THRESHOLD_RULES.names())

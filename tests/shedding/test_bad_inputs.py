@@ -14,7 +14,7 @@ import pytest
 
 from shedding.analysis.runs import load_runs
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "run_v1_example.h5"
+EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "run_v1_example.h5"
 
 
 def _shedding(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -128,7 +128,7 @@ def test_the_nm_fix_suggestion_passes_the_check(tmp_path):
     line = _one_line(_shedding("run", *nm, "--quiet", cwd=tmp_path), "set prune.sparsity=")
     value = re.search(r"set prune\.sparsity=(\S+)", line).group(1)
     from shedding.config import load_config
-    from shedding.experiment import validate
+    from shedding.engine.experiment import validate
 
     overrides = ["prune.method=nm", "prune.n=2", "prune.m=3", f"prune.sparsity={value}"]
     validate(load_config("mnist1d-demo", overrides))  # the suggested value is accepted

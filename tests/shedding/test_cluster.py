@@ -12,10 +12,10 @@ import filelock
 import pytest
 from tiny import TINY
 
-from shedding import runs
 from shedding.cluster import executor_parameters, sbatch_options, time_minutes
 from shedding.config import parse_override
-from shedding.dense import cache_lock
+from shedding.engine import identity
+from shedding.engine.dense import cache_lock
 from shedding.errors import CheckpointError, ConfigError
 from shedding.sweep import expand, plan, read_sweep, run_sweep
 from tracking import open_run
@@ -153,7 +153,7 @@ def test_local_executor_runs_the_array_and_a_rerun_picks_up_what_finished(
     rdir = tmp_path / "runs"
     assert run_sweep(sweep, data_root=data_root, runs_dir=rdir, executor="submitit-local") == 0
     (cfg,) = expand(read_sweep(sweep), controls=False)
-    with open_run(runs.run_path(rdir, cfg)) as r:
+    with open_run(identity.run_path(rdir, cfg)) as r:
         assert r.status == "complete"
     capsys.readouterr()
     assert [p.action for p in plan([cfg], rdir)] == ["skip"]

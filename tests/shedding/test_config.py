@@ -116,7 +116,7 @@ def test_parse_override_reads_toml_values():
 
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_loads_and_validates(name):
-    from shedding.experiment import validate
+    from shedding.engine.experiment import validate
 
     cfg = load_config(name)
     validate(cfg)

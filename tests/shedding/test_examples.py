@@ -8,8 +8,8 @@ from pathlib import Path
 
 from tiny import tiny_config
 
-from shedding.experiment import run_experiment
-from shedding.runs import control_config
+from shedding.engine.experiment import run_experiment
+from shedding.engine.identity import control_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

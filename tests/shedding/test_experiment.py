@@ -8,9 +8,9 @@ import torch
 from tiny import tiny_config
 
 from shedding.cli import main
+from shedding.engine.experiment import run_experiment
+from shedding.engine.identity import control_config, control_id, run_id
 from shedding.errors import CheckpointError
-from shedding.experiment import run_experiment
-from shedding.runs import control_config, control_id, run_id
 from tracking import open_run
 
 
@@ -155,7 +155,7 @@ def test_dense_cache_writes_each_state_once_and_reads_the_earlier_layout(data_ro
     import torch
 
     from shedding.config import dense_hash
-    from shedding.dense import _cached, state_path
+    from shedding.engine.dense import _cached, state_path
 
     cfg = tiny_config("seed=7")
     run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "a", progress=False)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tracking import RunFileError, open_run
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "run_v1_example.h5"
+EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "run_v1_example.h5"
 SIZE = EXAMPLE.stat().st_size
 with h5py.File(EXAMPLE, "r") as _f:
     OBJECTS: list[str] = []

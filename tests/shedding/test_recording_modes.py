@@ -9,8 +9,8 @@ from tiny import tiny_config
 
 from shedding.analysis import cascade_summary, shed_curve
 from shedding.cli import main
+from shedding.engine.experiment import run_experiment
 from shedding.errors import ConfigError
-from shedding.experiment import run_experiment
 from tracking import NoMagnitudes, open_run
 
 

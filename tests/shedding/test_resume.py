@@ -13,7 +13,7 @@ import pytest
 import torch
 from tiny import one_thread_env, run_argv, tiny_config, write_config
 
-from shedding.experiment import run_experiment
+from shedding.engine.experiment import run_experiment
 from tracking import open_run
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ from torch import nn
 
 from shedding.config import load_config
 from shedding.data import load_dataset
+from shedding.engine.experiment import run_experiment
+from shedding.engine.prune_round import _norm_params
 from shedding.errors import ConfigError
-from shedding.experiment import run_experiment
-from shedding.prune_round import _norm_params
 from shedding.pruning.masks import MaskSet
 from shedding.retrain import norm_ratio, plan_retraining, validate_retrain_config
 from shedding.retrain.optimizer import build_retrain_optimizer, retrain_train_config

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tiny import one_thread_env, run_argv, tiny_config, write_config
 
-from shedding import runs
+from shedding.engine import identity
 from tracking import RunLock, RunLocked
 from tracking.lock import lock_path
 
@@ -32,7 +32,7 @@ def test_resume_of_a_live_run_is_refused_naming_its_pid(data_root, tmp_path):
     cfg = tiny_config("retrain.protocol=ft", "retrain.epochs=100")
     cfg_file = write_config(cfg, tmp_path / "cfg.toml")
     runs_dir = tmp_path / "runs"
-    path = runs.run_path(runs_dir, cfg)
+    path = identity.run_path(runs_dir, cfg)
     writer = subprocess.Popen(
         run_argv(cfg_file, data_root, runs_dir),
         env=one_thread_env(),

@@ -7,10 +7,11 @@ import json
 import pytest
 from tiny import TINY
 
-from shedding import runs, study
+from shedding import study
 from shedding.analysis import summarize_run
 from shedding.cli import main
 from shedding.config import parse_override
+from shedding.engine import identity
 from shedding.sweep import expand, read_sweep
 from tracking import open_run
 
@@ -69,7 +70,7 @@ def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
     configs = study.study_configs("tiny")
     # 8 pruned + 4 controls; the iterative run + its own 2-round control; 2 Q4 runs
     assert len(configs) == 12 + 2 + 2
-    (it_ctl,) = [c for _, c in configs if runs.is_control(c) and c.prune.rounds == 2]
+    (it_ctl,) = [c for _, c in configs if identity.is_control(c) and c.prune.rounds == 2]
     assert it_ctl.seed == 0 and it_ctl.retrain.protocol == "lrr"
     code = study.run_study(
         "tiny", data_root=data_root, runs_dir=rdir, out=out, jobs=2, progress=False
@@ -90,7 +91,7 @@ def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
             if (c.prune.method, c.prune.sparsity, c.retrain.protocol, c.seed)
             == (method, 0.8, protocol, seed)
         ]
-        return runs.run_path(rdir, cfg)
+        return identity.run_path(rdir, cfg)
 
     # Q2: the GMP/LRR cell is the mean ± t half-width of the two seeds' final accuracies
     gmp = [_acc(path("gmp", "lrr", s)) for s in (0, 1)]
@@ -103,7 +104,7 @@ def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
     assert _row(text, ["iterative (50%/round) 75%"])[3] != "–"
     (red_cfg,) = [c for p, c in configs if c.retrain.protocol == "reduced"]
     q4 = _row(text.split("**Q4")[1], ["80%"])
-    assert q4[5] == study.fmt([_acc(runs.run_path(rdir, red_cfg))])
+    assert q4[5] == study.fmt([_acc(identity.run_path(rdir, red_cfg))])
     # Q5: GMP's own mask is GMP's set on the dense weights; a random mask is not
     j_gmp = float(_row(text.split("**Q5")[1], ["gmp", "80%"])[4].split(" ")[0])
     j_rnd = float(_row(text.split("**Q5")[1], ["random", "80%"])[4].split(" ")[0])
@@ -132,13 +133,13 @@ def test_builtin_studies_expand_and_every_part_has_a_role():
     full = study.study_configs("full")
     # 360 runs + 12 four-round controls of the iterative runs (one per protocol and seed)
     assert len(full) == 384
-    assert len({runs.run_id(c) for _, c in full}) == 384
+    assert len({identity.run_id(c) for _, c in full}) == 384
     assert sum(c.prune.rounds == 4 for _, c in full) == 12
     # the quick study: 2 regimes x 2 pruners x 3 seeds, a control and its twin per regime
     # and seed; every one of its runs is also a run of the regime study
-    quick = {runs.run_id(c) for _, c in study.study_configs("quick")}
+    quick = {identity.run_id(c) for _, c in study.study_configs("quick")}
     assert len(quick) == 12 + 12
-    assert quick <= {runs.run_id(c) for _, c in study.study_configs("regimes")}
+    assert quick <= {identity.run_id(c) for _, c in study.study_configs("regimes")}
 
 
 def _regime_sweep(path, fixed: dict, cases: dict, grid: dict) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from tiny import TINY
 
-from shedding import runs
 from shedding.config import parse_override
+from shedding.engine import identity
 from shedding.errors import ConfigError
 from shedding.sweep import execute, expand, plan, read_sweep, run_sweep
 from tracking import open_run
@@ -31,18 +31,18 @@ def test_grid_gains_exactly_one_shared_control_per_retraining_config_and_seed():
         }
     )
     configs = expand(sweep)
-    pruned = [c for c in configs if not runs.is_control(c)]
-    controls = [c for c in configs if runs.is_control(c)]
+    pruned = [c for c in configs if not identity.is_control(c)]
+    controls = [c for c in configs if identity.is_control(c)]
     assert len(pruned) == 3 * 2 * 2 * 2
     assert len(controls) == 2 * 2  # (protocol, seed) pairs
-    ids = {runs.run_id(c) for c in controls}
-    assert {runs.control_id(c) for c in pruned} == ids
+    ids = {identity.run_id(c) for c in controls}
+    assert {identity.control_id(c) for c in pruned} == ids
     assert expand(sweep, controls=False) == pruned
 
 
 def test_scratch_and_reduced_get_no_control():
     configs = expand(_sweep({"retrain.protocol": ["scratch", "reduced"]}))
-    assert len(configs) == 2 and not any(runs.is_control(c) for c in configs)
+    assert len(configs) == 2 and not any(identity.is_control(c) for c in configs)
 
 
 def test_bad_sweep_files_fail_clearly(tmp_path):
@@ -78,11 +78,11 @@ def test_sweep_resumes_interrupted_runs_and_skips_finished_ones(data_root, tmp_p
     cfg_file = tmp_path / "victim.toml"
     cfg_file.write_text(__import__("shedding.config").config.dumps_toml(victim))
     proc = _start(cfg_file, data_root, rdir)
-    _wait_for(lambda: _committed(runs.run_path(rdir, victim)) >= 4 + 1 + 2, proc)
+    _wait_for(lambda: _committed(identity.run_path(rdir, victim)) >= 4 + 1 + 2, proc)
     proc.kill()
     proc.wait()
     actions = {p.run_id: p.action for p in plan(expand(read_sweep(grid)), rdir)}
-    assert actions[runs.run_id(victim)] == "resume"
+    assert actions[identity.run_id(victim)] == "resume"
     assert sorted(actions.values()) == ["resume", "run", "run"]
 
     assert run_sweep(grid, data_root=data_root, runs_dir=rdir, jobs=2, progress=False) == 0
@@ -93,7 +93,7 @@ def test_sweep_resumes_interrupted_runs_and_skips_finished_ones(data_root, tmp_p
     for f in files:
         with open_run(f) as r:
             assert r.status == "complete"
-    with open_run(runs.run_path(rdir, victim)) as r:  # resumed: no duplicate snapshot
+    with open_run(identity.run_path(rdir, victim)) as r:  # resumed: no duplicate snapshot
         keys = list(zip(r.index.round.tolist(), r.index.epoch.tolist(), strict=True))
         assert len(keys) == len(set(keys)) == 4 + 1 + 4
     stamps = {f: f.stat().st_mtime_ns for f in files}
@@ -119,16 +119,16 @@ def test_a_failing_run_is_reported_with_its_log_and_the_others_finish(data_root,
         jobs=2,
         progress=False,
     )
-    assert out[runs.run_id(good)] == "complete"
-    log = runs.work_dir(rdir, bad) / "log.txt"
+    assert out[identity.run_id(good)] == "complete"
+    log = identity.work_dir(rdir, bad) / "log.txt"
     text = log.read_text()
     last = text.strip().splitlines()[-1].strip()
-    assert out[runs.run_id(bad)] == f"failed (exit 2): {last}  [log: {log}]"
+    assert out[identity.run_id(bad)] == f"failed (exit 2): {last}  [log: {log}]"
     assert "shedding run: error:" in text and "cifar10" in text.lower()
-    assert "complete:" in (runs.work_dir(rdir, good) / "log.txt").read_text()
-    with open_run(runs.run_path(rdir, good)) as r:
+    assert "complete:" in (identity.work_dir(rdir, good) / "log.txt").read_text()
+    with open_run(identity.run_path(rdir, good)) as r:
         assert r.status == "complete"
-    assert not runs.run_path(rdir, bad).exists()
+    assert not identity.run_path(rdir, bad).exists()
 
 
 @pytest.mark.slow
@@ -143,7 +143,7 @@ def test_submitit_local_executor_runs_a_job(data_root, tmp_path):
         progress=False,
     )
     assert list(out.values()) == ["complete"]
-    with open_run(runs.run_path(tmp_path, cfgs[0])) as r:
+    with open_run(identity.run_path(tmp_path, cfgs[0])) as r:
         assert r.status == "complete"
 
 
@@ -167,7 +167,7 @@ def test_a_lost_exit_status_is_settled_by_the_run_file(tmp_path, monkeypatch):
     class Ctx:
         Process = FakeProcess
 
-    p = sweep.PlannedRun(runs.control_config(sweep.load_config("mnist1d-demo")), "run")
+    p = sweep.PlannedRun(identity.control_config(sweep.load_config("mnist1d-demo")), "run")
     recorded = {"status": "complete"}
     monkeypatch.setattr(sweep, "_file_status", lambda path: recorded["status"])
     go = lambda: sweep._run_process(p, ctx=Ctx, data_root=tmp_path, runs_dir=tmp_path, threads=1)  # noqa: E731

@@ -24,7 +24,7 @@ from tracking import (
     open_run,
 )
 
-EXAMPLE_V1 = Path(__file__).resolve().parents[1] / "data" / "run_v1_example.h5"
+EXAMPLE_V1 = Path(__file__).resolve().parents[1] / "fixtures" / "run_v1_example.h5"
 EXAMPLE_V2 = EXAMPLE_V1.with_name("run_v2_labels_example.h5")
 
 

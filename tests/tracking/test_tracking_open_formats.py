@@ -14,7 +14,7 @@ from tests.tracking import tracking_fakes as fakes
 from tracking import NoMagnitudes, RunWriter, open_run
 from tracking import format as fmt
 
-EXAMPLE_V1 = Path(__file__).resolve().parents[1] / "data" / "run_v1_example.h5"
+EXAMPLE_V1 = Path(__file__).resolve().parents[1] / "fixtures" / "run_v1_example.h5"
 N = 7
 
 

@@ -10,7 +10,7 @@ import xarray as xr
 
 from tracking import NoMagnitudes, open_run
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[1] / "fixtures"
 V1, V2, V2_STATS = (
     DATA / n for n in ("run_v1_example.h5", "run_v2_example.h5", "run_v2_stats_example.h5")
 )

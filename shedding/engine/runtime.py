@@ -11,7 +11,7 @@ from torch import nn
 from shedding.config import ExperimentConfig
 from shedding.errors import ConfigError
 from shedding.train.batches import LoaderBatches, TensorBatches
-from shedding.train.distributed import DistInfo
+from shedding.train.distributed import DistInfo, cleanup, init_from_env
 
 
 def resolve_device(name: str) -> torch.device:
@@ -84,3 +84,37 @@ def sigterm_as_interrupt() -> Any:
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread (e.g. a sweep worker thread)
         return None
+
+
+class Runtime:
+    """The process-level set-up of one run, undone on exit whatever happens.
+
+    Entering picks the device, joins the torchrun process group (when launched by
+    torchrun) and turns SIGTERM into an interrupt; leaving restores the SIGTERM handler
+    and leaves the process group.
+
+    Attributes:
+        device: Where the run trains.
+        info: This process's rank and world (``info.is_main`` writes files).
+    """
+
+    def __init__(self, device_name: str) -> None:
+        self.device = resolve_device(device_name)
+        self.info = init_from_env(self.device)
+        if self.device.type == "cuda" and self.info.enabled:
+            self.device = torch.device("cuda", self.info.local_rank)
+            torch.cuda.set_device(self.device)
+        self._old_handler: Any = None
+
+    def __enter__(self) -> Runtime:
+        self._old_handler = sigterm_as_interrupt()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old_handler is not None:
+            signal.signal(signal.SIGTERM, self._old_handler)
+        cleanup(self.info)
+
+    def forward_model(self, model: nn.Module) -> nn.Module:
+        """``model`` as the training loop calls it (DDP-wrapped under torchrun)."""
+        return wrap_ddp(model, self.device, self.info)

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from shedding.config import ExperimentConfig
-from shedding.dense import DensePhase
-from shedding.pruning import amount_to_reach, gmp_threshold, prune, round_targets
+from shedding.engine.dense import DensePhase
+from shedding.pruning import PRUNERS, amount_to_reach, gmp_threshold, prune, round_targets
 from shedding.pruning.masks import MaskSet
 from shedding.retrain import norm_ratio, plan_retraining
 from shedding.retrain.base import RetrainPlan
@@ -73,7 +73,7 @@ def shed_masks(masks: MaskSet, reference: Mapping[str, float] | None) -> dict[st
 
 def _round_amount(cfg: ExperimentConfig, k: int, amount: float, base: Mapping) -> float:
     """The fraction of the weights kept in ``base`` this round removes."""
-    if amount <= 0 or cfg.prune.method in ("l1_filter", "nm"):
+    if amount <= 0 or not PRUNERS.get(cfg.prune.method).cumulative_target:
         return amount
     if cfg.prune.harvest and cfg.prune.mode == "iterative":
         # Harvested weights count: prune `rate` of what is left, never past the target.
@@ -131,6 +131,33 @@ def prune_round(
     masks.apply_()
     # The shedding reference is the kept weights retraining starts from (after a rewind or
     # re-initialisation), so that shed-at-prune and every later count share one scale.
+    per_layer, layer_rms = _per_layer(masks, old, harvested)
+    optimizer = build_retrain_optimizer(model, cfg, lr=plan.start_lr)
+    masks.zero_optimizer_state_(optimizer)
+    if writer is not None:
+        event = {
+            "round": k,
+            "epoch": offset,
+            "method": cfg.prune.method,
+            "amount": s,
+            "sparsity": masks.sparsity(),
+            "gmp_threshold": threshold,
+            "protocol": plan.protocol,
+            "start_lr": plan.start_lr,
+            "norm_ratio": d,
+            "init": plan.init,
+            "rewind_epoch": plan.rewind_epoch,
+            "harvested": sum(int(h.sum()) for h in harvested.values()),
+            "per_layer": per_layer,
+        }
+        _record_event(writer, event, layer_rms, threshold)
+    return RoundStart(plan, optimizer, s, d, layer_rms)
+
+
+def _per_layer(
+    masks: MaskSet, old: Mapping[str, torch.Tensor], harvested: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Per layer: pruned, harvested and kept counts with the kept RMS; and the RMS alone."""
     eff = masks.effective_weights()
     per_layer: dict[str, dict[str, float]] = {}
     layer_rms: dict[str, float] = {}
@@ -144,30 +171,17 @@ def prune_round(
             "kept": kept,
             "rms_kept": rms,
         }
-    optimizer = build_retrain_optimizer(model, cfg, lr=plan.start_lr)
-    masks.zero_optimizer_state_(optimizer)
-    if writer is not None:
-        writer.log_event(
-            {
-                "round": k,
-                "epoch": offset,
-                "method": cfg.prune.method,
-                "amount": s,
-                "sparsity": masks.sparsity(),
-                "gmp_threshold": threshold,
-                "protocol": plan.protocol,
-                "start_lr": plan.start_lr,
-                "norm_ratio": d,
-                "init": plan.init,
-                "rewind_epoch": plan.rewind_epoch,
-                "harvested": sum(int(h.sum()) for h in harvested.values()),
-                "per_layer": per_layer,
-            }
-        )
-        recorded = set(writer.layer_names)  # record.layers may record only some layers
-        refs = {n: v for n, v in layer_rms.items() if n in recorded}
-        writer.set_reference(layer_rms=refs, gmp_threshold=threshold)
-    return RoundStart(plan, optimizer, s, d, layer_rms)
+    return per_layer, layer_rms
+
+
+def _record_event(
+    writer: Any, event: dict[str, Any], layer_rms: Mapping[str, float], threshold: float | None
+) -> None:
+    """Logs the prune event and sets the shedding reference of the recorded layers."""
+    writer.log_event(event)
+    recorded = set(writer.layer_names)  # record.layers may record only some layers
+    refs = {n: v for n, v in layer_rms.items() if n in recorded}
+    writer.set_reference(layer_rms=refs, gmp_threshold=threshold)
 
 
 def reduced_round(

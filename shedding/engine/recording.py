@@ -15,8 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from shedding.config import ExperimentConfig
-from shedding.dense import DensePhase
+from shedding.config import ExperimentConfig, to_dict
+from shedding.engine import identity
+from shedding.engine.dense import DensePhase
+from shedding.engine.network import Network
 from shedding.errors import ConfigError
 from shedding.train.callbacks import Callback, TrainContext
 
@@ -122,6 +124,55 @@ class Recorder(Callback):
             masks=masks,
             bn_gamma=gammas or None,
         )
+
+
+def open_recording(
+    cfg: ExperimentConfig,
+    net: Network,
+    *,
+    path: Any,
+    device: torch.device,
+    resume_from: int | None,
+    overwrite: bool,
+    write: bool,
+) -> tuple[Any, Recorder]:
+    """The run file's writer and the recorder that feeds it.
+
+    Args:
+        resume_from: Snapshots committed when the resumed checkpoint was written (None:
+            a new file).
+        write: Whether this process writes the run file (the main rank, recording on);
+            otherwise the writer is None and the recorder records nothing.
+    """
+    from tracking import RunWriter
+
+    recorded = select_layers(net.layers, cfg.record.layers)
+    writer = None
+    if write:
+        writer = RunWriter(
+            path,
+            layers=layer_specs(recorded, net.bn_names),
+            config=to_dict(cfg),
+            environment=identity.environment(device),
+            run_id=identity.run_id(cfg),
+            control=identity.control_id(cfg),
+            sample_per_layer=cfg.record.sample_per_layer,
+            seed=cfg.seed,
+            resume_from=resume_from,
+            overwrite=overwrite,
+            compression=cfg.record.compression,
+            mode=cfg.record.mode,
+        )
+    recorder = Recorder(
+        writer,
+        recorded,
+        bn=net.bn_modules(recorded),
+        masks=net.masks,
+        per_epoch=cfg.record.per_epoch,
+        every_epochs=cfg.record.every_epochs,
+        every_steps=cfg.record.every_steps,
+    )
+    return writer, recorder
 
 
 def select_layers(layers: Mapping[str, nn.Module], patterns: Sequence[str]) -> dict[str, nn.Module]:
