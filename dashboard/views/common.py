@@ -12,8 +12,8 @@ from dash import dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.data import default_value_index, display_name, rule_grid, rule_names, run_info
-from dashboard.figures import empty_figure
 from shedding.analysis.thresholds import DEFAULT_RULE
+from shedding.figures import empty_figure
 
 log = logging.getLogger("dashboard")
 F = TypeVar("F", bound=Callable[..., Any])

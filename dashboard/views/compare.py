@@ -18,8 +18,6 @@ from dash import dcc, html
 
 from dashboard import data, ids, urlstate
 from dashboard.data import display_name
-from dashboard.figures import PALETTE, Curve, shed_figure
-from dashboard.figures.base import FRACTION_FORMAT
 from dashboard.labels import run_label
 from dashboard.store import RunStore
 from dashboard.views import overlap
@@ -42,6 +40,7 @@ from dashboard.views.run import reference
 from dashboard.views.summary import run_verdict_figures
 from dashboard.views.verdict import explainer, verdict_block
 from shedding.analysis.thresholds import grid_index
+from shedding.figures import FRACTION_FORMAT, PALETTE, Curve, shed_figure
 
 SEEDS = "seeds"  # group value: runs that differ only in seed form one band
 

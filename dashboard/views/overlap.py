@@ -17,7 +17,6 @@ from typing import Any
 
 from dash.exceptions import PreventUpdate
 
-from dashboard.figures import empty_figure, overlap_figure
 from dashboard.store import RunStore
 from dashboard.views.common import (
     NothingToShow,
@@ -28,6 +27,7 @@ from dashboard.views.common import (
     run_name,
 )
 from shedding.analysis.overlap import overlap_matrix
+from shedding.figures import empty_figure, overlap_figure
 from tracking import open_run
 
 MAX_OVERLAP_RUNS = 8  # one snapshot's kept bitsets per run are read: keep it bounded

@@ -15,16 +15,6 @@ from dash import dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import data, ids, urlstate
-from dashboard.figures import (
-    PALETTE,
-    Curve,
-    channel_map,
-    flow_figure,
-    hist_heatmap,
-    metrics_figure,
-    shed_figure,
-    trajectories_figure,
-)
 from dashboard.labels import TOOLTIPS, percent
 from dashboard.store import RunStore
 from dashboard.views.common import (
@@ -43,6 +33,16 @@ from dashboard.views.graphs import graph
 from dashboard.views.summary import summary_table
 from shedding.analysis.control_counts import ControlCounts, control_counts_job
 from shedding.analysis.thresholds import get_rule, grid_index
+from shedding.figures import (
+    PALETTE,
+    Curve,
+    channel_map,
+    flow_figure,
+    hist_heatmap,
+    metrics_figure,
+    shed_figure,
+    trajectories_figure,
+)
 
 OVERVIEW_TAB, LAYER_TAB = "overview", "layer"
 

@@ -135,6 +135,32 @@ def test_graphs_get_the_partial_plotly_bundle(app):
     )
 
 
+def test_the_app_builds_only_the_trace_types_its_plotly_bundle_has():
+    """static/plotly-shedding.min.js registers scatter, bar and heatmap only; a figure of
+    another type would draw nothing (plotly.js only warns in the console). The figures
+    are built in shedding.figures and dashboard."""
+    import ast
+    from pathlib import Path
+
+    import dashboard
+    import shedding.figures
+
+    used = set()
+    drawn = (Path(dashboard.__file__).parent, Path(shedding.figures.__file__).parent)
+    for path in (p for root in drawn for p in root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "go"
+            ):
+                used.add(node.func.attr)
+            if isinstance(node, ast.ImportFrom) and node.module == "plotly.express":
+                used.add("plotly.express")
+    assert used and used <= {"Figure", "Scatter", "Bar", "Heatmap"}, used
+
+
 def test_the_page_head_starts_loading_plotly_before_any_graph_mounts(app):
     html = app.server.test_client().get("/").get_data(as_text=True)
     head = html.split("</head>")[0]
