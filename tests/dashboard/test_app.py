@@ -122,6 +122,27 @@ def test_serve_runs_a_real_server_without_torch(runs_dir):
     assert "Debug mode: off" in out
 
 
+def test_each_view_registers_the_callbacks_of_its_own_page(app, store):
+    from dashboard.app import VIEWS
+    from dashboard.views import compare, overlap, run, runs
+
+    own = {
+        runs: ("runs-", ids.URL),  # the runs table opens a run by setting the URL
+        run: ("run-",),
+        compare: ("cmp-",),
+        overlap: (ids.CMP_OVERLAP, ids.CMP_NOTE),
+    }
+    assert set(VIEWS) == set(own)
+    total = 0
+    for view in VIEWS:
+        alone = dash.Dash(__name__)
+        view.register(alone, store)
+        outputs = [o.split(".")[0] for cb in alone.callback_map for o in cb.strip(".").split("...")]
+        assert outputs and all(o.startswith(own[view]) for o in outputs), (view, outputs)
+        total += len(alone.callback_map)
+    assert total + 1 == len(app.callback_map)  # + the route, in the app itself
+
+
 def test_graphs_get_the_partial_plotly_bundle(app):
     from dashboard.app import PLOTLY_BUNDLE
 
