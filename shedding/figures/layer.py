@@ -197,7 +197,7 @@ FLOOR = 1e-9  # trajectories: smaller magnitudes are drawn at this floor
 def trajectories_figure(
     epoch: np.ndarray,
     values: np.ndarray,
-    fates: Sequence[str],
+    fates: Sequence[str] | np.ndarray,
     *,
     threshold: np.ndarray | None = None,
     prune_epochs: Sequence[float] = (),
@@ -220,10 +220,10 @@ def trajectories_figure(
     # Anything below FLOOR is "zero" for this picture (and for the stored histogram's
     # zero bin); drawing float32 denormals would stretch the axis over 30 decades.
     mag = np.maximum(mag, FLOOR)
-    fates = np.asarray(fates)
+    fate_of = np.asarray(fates)
     fig = go.Figure()
     for fate, color in FATE_COLORS.items():
-        cols = np.flatnonzero(fates == fate)
+        cols = np.flatnonzero(fate_of == fate)
         if cols.size == 0:
             continue
         # One trace per fate, lines separated by NaN: 4 traces instead of K.

@@ -125,11 +125,11 @@ def to_svg(fig: go.Figure) -> str:
 def _plot(layout: Any, traces: list[Any]) -> _Plot:
     margin = {k: getattr(layout.margin, k) for k in MARGIN}
     categories = _categories(layout.xaxis, traces)
-    y_range = layout.yaxis.range or padded_range(_y_extent(traces))
-    x_range = (0.0, 1.0)
+    y_lo, y_hi = layout.yaxis.range or padded_range(_y_extent(traces))
+    x_lo, x_hi = 0.0, 1.0
     if categories is None:
         xs = [v for t in traces for v in (t.x or ())]
-        x_range = layout.xaxis.range or padded_range(xs)
+        x_lo, x_hi = layout.xaxis.range or padded_range(xs)
     return _Plot(
         width=layout.width or WIDTH,
         height=layout.height or HEIGHT,
@@ -137,8 +137,8 @@ def _plot(layout: Any, traces: list[Any]) -> _Plot:
         right=MARGIN["r"] if margin["r"] is None else margin["r"],
         top=MARGIN["t"] if margin["t"] is None else margin["t"],
         bottom=MARGIN["b"] if margin["b"] is None else margin["b"],
-        x_range=tuple(x_range),
-        y_range=tuple(y_range),
+        x_range=(float(x_lo), float(x_hi)),
+        y_range=(float(y_lo), float(y_hi)),
         categories=categories,
     )
 
