@@ -45,6 +45,7 @@ from plotly.utils import PlotlyJSONEncoder  # noqa: E402
 from dashboard import data  # noqa: E402
 from dashboard.app import EXTENSION, create_app  # noqa: E402
 from dashboard.views import compare, overlap, run, runs  # noqa: E402
+from dashboard.views.common import slider  # noqa: E402
 from tracking import LayerSpec, open_run  # noqa: E402
 
 
@@ -152,7 +153,7 @@ def callbacks(
         "run: header": lambda i: run.header(store, rid),
         "run: summary": lambda i: run.summary(store, rid),
         "run: metrics": lambda i: run.metrics(store, rid),
-        "run: slider (rule)": lambda i: run.slider(rule(i)),
+        "run: slider (rule)": lambda i: slider(rule(i)),
         "run: shed (rule, c, layer)": lambda i: run.shed(
             store, rid, rule(i), vidx(i), data.ALL if i % 2 else lay(i)
         ),

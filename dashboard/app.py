@@ -1,8 +1,9 @@
 """The Dash app: ``create_app`` (factory, for tests and WSGI servers) and ``serve``.
 
 Callbacks are registered inside the factory (a module-level ``@dash.callback`` binds to
-whichever app is created first) and each is a one-line wrapper over a plain function of
-``dashboard.views``, which tests call directly. All state lives in the app's own
+whichever app is created first): the route here, each page's by the ``register`` function
+of its view module, beside its layout. Each is a one-line wrapper over a plain function
+of ``dashboard.views``, which tests call directly. All state lives in the app's own
 :class:`~dashboard.store.RunStore` (``app.server.extensions["cascade_shedding"]``).
 
 Live updates: one ``dcc.Interval`` ticks every ``refresh_ms``; each page's poll callback
@@ -32,9 +33,8 @@ from dashboard.catalog import RunCatalog
 from dashboard.jobs import EXIT_WAIT_S
 from dashboard.store import RunStore
 from dashboard.style import INDEX_STRING
-from dashboard.urlstate import writer_js
 from dashboard.views import compare, overlap, run, runs
-from dashboard.views.common import attrs, nav, value_label
+from dashboard.views.common import attrs, nav
 
 EXTENSION = "cascade_shedding"
 #: plotly.js 4.1.1 with only the traces this app draws (scatter, bar, heatmap), MIT licence
@@ -197,11 +197,14 @@ def _preload_plotly(app: dash.Dash) -> None:
     app.index_string = app.index_string.replace("</head>", script + "</head>", 1)
 
 
-def _register(app: dash.Dash, store: RunStore) -> None:
-    """All callbacks, each a one-line call of a plain function."""
-    cb = app.callback
+#: The view modules: each registers its page's callbacks next to its layout.
+VIEWS = (runs, run, compare, overlap)
 
-    @cb(
+
+def _register(app: dash.Dash, store: RunStore) -> None:
+    """The route callback, then every view's own callbacks."""
+
+    @app.callback(
         Output(ids.PAGE, "children"),
         Output(ids.PAGE_KEY, "data"),
         Input(ids.URL, "pathname"),
@@ -211,240 +214,8 @@ def _register(app: dash.Dash, store: RunStore) -> None:
     def _route(pathname: str | None, search: str | None, rendered: str | None) -> Any:
         return route(store, pathname, search, rendered)
 
-    # ------------------------------------------------------------------ runs page
-    @cb(
-        Output(ids.RUNS_VERSION, "data"),
-        Output(ids.RUNS_FAST, "disabled"),
-        Input(ids.TICK, "n_intervals"),
-        Input(ids.RUNS_FAST, "n_intervals"),
-        Input(ids.RUNS_TABLE, "id"),
-        State(ids.RUNS_VERSION, "data"),
-        State(ids.RUNS_FAST, "disabled"),
-    )
-    def _runs_version(_: Any, __: Any, ___: Any, previous: Any, fast_off: Any) -> Any:
-        return runs.runs_version(store, previous, fast_off)
-
-    @cb(
-        Output(ids.RUNS_TABLE, "data"),
-        Output(ids.RUNS_BAD, "children"),
-        Input(ids.RUNS_VERSION, "data"),
-    )
-    def _runs_table(_: Any) -> Any:
-        return runs.runs_table(store)
-
-    @cb(
-        Output(ids.URL, "pathname"), Input(ids.RUNS_TABLE, "active_cell"), prevent_initial_call=True
-    )
-    def _open_run(cell: dict | None) -> str:
-        return runs.open_run_path(cell)
-
-    @cb(Output(ids.RUNS_COMPARE_LINK, "href"), Input(ids.RUNS_TABLE, "selected_row_ids"))
-    def _compare_link(selected: list[str] | None) -> str:
-        return runs.compare_href(selected)
-
-    # ------------------------------------------------------------------ run page
-    version, rid = Input(ids.RUN_VERSION, "data"), State(ids.RUN_ID, "data")
-
-    @cb(
-        Output(ids.RUN_VERSION, "data"),
-        Output(ids.RUN_FAST, "disabled"),
-        Input(ids.TICK, "n_intervals"),
-        Input(ids.RUN_FAST, "n_intervals"),
-        Input(ids.RUN_ID, "data"),
-        State(ids.RUN_VERSION, "data"),
-        State(ids.RUN_FAST, "disabled"),
-        prevent_initial_call=True,  # the page renders the first version itself
-    )
-    def _run_version(_: Any, __: Any, run_id: str, previous: Any, fast_off: Any) -> Any:
-        return run.poll(store, run_id, previous, fast_off)
-
-    # the page renders the first tab with the first version (run.layout): these run on
-    # changes only
-    later = {"prevent_initial_call": True}
-
-    @cb(Output(ids.RUN_HEADER, "children"), version, rid, **later)
-    def _run_header(v: Any, run_id: str) -> Any:
-        return run.header(store, run_id, v)
-
-    @cb(Output(ids.RUN_SUMMARY, "children"), version, rid, **later)
-    def _run_summary(v: Any, run_id: str) -> Any:
-        return run.summary(store, run_id, v)
-
-    @cb(Output(ids.RUN_METRICS, "figure"), version, rid, **later)
-    def _run_metrics(v: Any, run_id: str) -> Any:
-        return run.metrics(store, run_id, v)
-
-    _threshold_callbacks(app, ids.RUN_RULE, ids.RUN_VALUE, ids.RUN_VALUE_LABEL)
-    rule, value = Input(ids.RUN_RULE, "value"), Input(ids.RUN_VALUE, "value")
-
-    @cb(
-        Output(ids.RUN_SHED, "figure"),
-        rule,
-        value,
-        Input(ids.RUN_SHED_LAYER, "value"),
-        version,
-        rid,
-        **later,
-    )
-    def _run_shed(r: str, c: Any, layer: str, v: Any, run_id: str) -> Any:
-        return run.shed(store, run_id, r, c, layer, v)
-
-    @cb(Output(ids.RUN_FLOW, "figure"), Input(ids.RUN_SHED_LAYER, "value"), version, rid, **later)
-    def _run_flow(layer: str, v: Any, run_id: str) -> Any:
-        return run.flow(store, run_id, layer, v)
-
-    @cb(
-        Output(ids.RUN_SHED_LAYER, "value"),
-        Output(ids.RUN_LAYER, "value"),
-        Input(ids.RUN_SHED_LAYER, "value"),
-        Input(ids.RUN_LAYER, "value"),
-        prevent_initial_call=True,
-    )
-    def _sync_layers(top: str | None, inner: str | None) -> Any:
-        return run.sync_layers(dash.ctx.triggered_id, top, inner)
-
-    # the "Inside one layer" tab: computed only while it is shown (the tab is an input)
-    layer, tab = Input(ids.RUN_LAYER, "value"), Input(ids.RUN_TABS, "value")
-
-    @cb(Output(ids.RUN_HIST, "figure"), layer, rule, value, version, tab, rid)
-    def _run_hist(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
-        return run.hist(store, run_id, name, r, c, v, t)
-
-    @cb(Output(ids.RUN_CHANNELS, "figure"), layer, version, tab, rid)
-    def _run_channels(name: str, v: Any, t: str, run_id: str) -> Any:
-        return run.channels(store, run_id, name, v, t)
-
-    @cb(Output(ids.RUN_TRAJ, "figure"), layer, rule, value, version, tab, rid)
-    def _run_traj(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
-        return run.trajectories(store, run_id, name, r, c, v, t)
-
-    _query_writer(
-        app,
-        ids.RUN_URL_SINK,
-        rule=ids.RUN_RULE,
-        threshold=ids.RUN_VALUE,
-        layer=ids.RUN_SHED_LAYER,
-        tab=ids.RUN_TABS,
-        inner=ids.RUN_LAYER,
-    )
-
-    # ------------------------------------------------------------------ compare page
-    _query_writer(
-        app,
-        ids.CMP_URL_SINK,
-        runs=ids.CMP_RUNS,
-        rule=ids.CMP_RULE,
-        threshold=ids.CMP_VALUE,
-        group=ids.CMP_GROUP,
-        snapshot=ids.CMP_SNAPSHOT,
-    )
-    chosen, cversion = Input(ids.CMP_RUNS, "value"), Input(ids.CMP_VERSION, "data")
-
-    @cb(
-        Output(ids.CMP_VERSION, "data"),
-        Output(ids.CMP_FAST, "disabled"),
-        Input(ids.TICK, "n_intervals"),
-        Input(ids.CMP_FAST, "n_intervals"),
-        chosen,
-        State(ids.CMP_VERSION, "data"),
-        State(ids.CMP_OVERLAP_JOB, "data"),
-        State(ids.CMP_FAST, "disabled"),
-        prevent_initial_call=True,  # the page renders the first version itself
-    )
-    def _cmp_version(
-        _: Any, __: Any, selected: list[str], previous: Any, job: Any, off: Any
-    ) -> Any:
-        return compare.poll(store, selected, previous, job, off)
-
-    _threshold_callbacks(app, ids.CMP_RULE, ids.CMP_VALUE, ids.CMP_VALUE_LABEL)
-    crule, cvalue, group = (
-        Input(ids.CMP_RULE, "value"),
-        Input(ids.CMP_VALUE, "value"),
-        Input(ids.CMP_GROUP, "value"),
-    )
-
-    # the page renders its first figures (compare.layout): these run on changes only
-    @cb(
-        Output(ids.CMP_SHED, "figure"),
-        cversion,
-        crule,
-        cvalue,
-        group,
-        State(ids.CMP_RUNS, "value"),
-        **later,
-    )
-    def _cmp_shed(v: Any, r: str, c: Any, g: str, selected: list[str]) -> Any:
-        return compare.shed(store, selected, r, c, g, v)
-
-    @cb(Output(ids.CMP_VERDICT, "children"), cversion, group, State(ids.CMP_RUNS, "value"), **later)
-    def _cmp_verdict(v: Any, g: str, selected: list[str]) -> Any:
-        return compare.verdicts(store, selected, g, v)
-
-    @cb(Output(ids.CMP_ACC, "figure"), cversion, group, State(ids.CMP_RUNS, "value"), **later)
-    def _cmp_acc(v: Any, g: str, selected: list[str]) -> Any:
-        return compare.accuracy(store, selected, g, v)
-
-    @cb(
-        Output(ids.CMP_SNAPSHOT, "max"),
-        Output(ids.CMP_SNAPSHOT, "marks"),
-        Output(ids.CMP_SNAPSHOT, "value"),
-        cversion,
-        State(ids.CMP_RUNS, "value"),
-        State(ids.CMP_SNAPSHOT, "value"),
-        prevent_initial_call=True,  # the page renders the first range itself
-    )
-    def _cmp_snapshots(_: Any, selected: list[str], current: Any) -> Any:
-        return compare.snapshot_range(store, selected, current)
-
-    @cb(
-        Output(ids.CMP_OVERLAP, "figure"),
-        Output(ids.CMP_OVERLAP_JOB, "data"),
-        Input(ids.CMP_SNAPSHOT, "value"),
-        crule,
-        cvalue,
-        cversion,
-        State(ids.CMP_RUNS, "value"),
-        **later,
-    )
-    def _cmp_overlap(s: Any, r: str, c: Any, v: Any, selected: list[str]) -> Any:
-        return overlap.overlap(store, selected, s, r, c, v)
-
-    @cb(Output(ids.CMP_NOTE, "children"), chosen, **later)
-    def _cmp_note(selected: list[str]) -> Any:
-        return overlap.note(selected)
-
-
-#: Query values left out of a link (the page's defaults).
-_QUERY_DEFAULTS = {"layer": data.ALL, "tab": run.OVERVIEW_TAB, "group": compare.SEEDS}
-
-
-def _query_writer(app: dash.Dash, sink: str, **params: str) -> None:
-    """Keeps the query string in step with the controls: parameter name -> component id
-    (its ``value``), written in the browser (see :func:`dashboard.urlstate.writer_js`)."""
-    app.clientside_callback(
-        writer_js(list(params), _QUERY_DEFAULTS),
-        Output(sink, "data"),
-        *[Input(cid, "value") for cid in params.values()],
-        prevent_initial_call=True,
-    )
-
-
-def _threshold_callbacks(app: dash.Dash, rule_id: str, value_id: str, label_id: str) -> None:
-    """Rule -> slider range; (rule, slider) -> the "c = ..." label."""
-
-    @app.callback(
-        Output(value_id, "max"),
-        Output(value_id, "marks"),
-        Output(value_id, "value"),
-        Input(rule_id, "value"),
-        prevent_initial_call=True,
-    )
-    def _slider(rule: str) -> Any:
-        return run.slider(rule)
-
-    @app.callback(Output(label_id, "children"), Input(rule_id, "value"), Input(value_id, "value"))
-    def _label(rule: str, index: Any) -> str:
-        return value_label(rule, index)
+    for view in VIEWS:
+        view.register(app, store)
 
 
 def serve(

@@ -81,15 +81,6 @@ def _retraining_words(cfg: Mapping[str, Any]) -> list[str]:
     return [" ".join(words)] if words else []
 
 
-#: Legend names of the logged metrics.
-METRIC_NAMES = {
-    "train_acc": "train accuracy",
-    "test_acc": "test accuracy",
-    "train_loss": "train loss",
-    "test_loss": "test loss",
-    "lr": "learning rate",
-}
-
 #: Tooltip of each runs-table column and summary-table field.
 TOOLTIPS = {
     "run": "Name built from the config (pruner, amount, retraining protocol, seed); "

@@ -13,7 +13,9 @@ import json
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+import dash
 import numpy as np
+from dash import Input, Output
 
 from dashboard.data import default_value_index, rule_grid, rule_names
 from shedding.analysis.thresholds import DEFAULT_RULE
@@ -82,4 +84,16 @@ def writer_js(names: list[str], defaults: dict[str, str] | None = None) -> str:
         "if(url!==window.location.pathname+window.location.search)"
         "window.history.replaceState(window.history.state,'',url);"
         "return window.dash_clientside.no_update;}"
+    )
+
+
+def query_writer(app: dash.Dash, sink: str, defaults: dict[str, str], **params: str) -> None:
+    """Registers the clientside callback that keeps a page's query string in step with its
+    controls: parameter name -> component id (its ``value``); values equal to
+    ``defaults[name]`` are left out of the link (see :func:`writer_js`)."""
+    app.clientside_callback(
+        writer_js(list(params), defaults),
+        Output(sink, "data"),
+        *[Input(cid, "value") for cid in params.values()],
+        prevent_initial_call=True,
     )

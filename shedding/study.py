@@ -534,7 +534,7 @@ def q5_table(main: list[Row]) -> str:
 
 def figures(main: list[Row], regimes: list[Row]) -> dict[str, str]:
     """The study's figures as SVG text, by file name."""
-    from shedding import svg
+    from shedding.figures import diagonal_figure, interval_figure, to_svg
 
     def point(rs: list[Row], attr: str) -> tuple[float, float]:
         v = [x for x in _vals(rs, attr) if math.isfinite(x)]
@@ -555,14 +555,14 @@ def figures(main: list[Row], regimes: list[Row]) -> dict[str, str]:
     }
     if ctrl:
         acc["unpruned control"] = [point(ctrl, "test_acc")] * len(sparsities)
-    out["fig-accuracy.svg"] = svg.lines(
+    out["fig-accuracy.svg"] = interval_figure(
         "Test accuracy after LRR (mean, 95% t interval over seeds)",
         [_pct(p) for p in sparsities],
         acc,
         xlabel="sparsity",
         ylabel="test accuracy",
     )
-    out["fig-protocols.svg"] = svg.lines(
+    out["fig-protocols.svg"] = interval_figure(
         "GMP, one-shot: test accuracy per retraining protocol",
         [_pct(p) for p in sparsities],
         {
@@ -573,7 +573,7 @@ def figures(main: list[Row], regimes: list[Row]) -> dict[str, str]:
         ylabel="test accuracy",
     )
     every = [r for r in main + regimes if r.role == "pruned" and r.get("prune.mode") == "oneshot"]
-    out["fig-cascade-vs-control.svg"] = svg.scatter(
+    out["fig-cascade-vs-control.svg"] = diagonal_figure(
         "Cascade ratio C of each run vs its unpruned control's",
         {
             m: [(r.s.control_ratio, r.s.cascade_ratio) for r in every if r.get("prune.method") == m]
@@ -583,7 +583,7 @@ def figures(main: list[Row], regimes: list[Row]) -> dict[str, str]:
         xlabel="C of the control, on the run's kept set",
         ylabel="C of the pruned run",
     )
-    return out
+    return {name: to_svg(fig) for name, fig in out.items()}
 
 
 def require_runs(rows: Sequence[Any], name: str, runs_dir: Path) -> None:

@@ -7,13 +7,14 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import dash
 import numpy as np
-from dash import dcc, html, no_update
+from dash import Input, Output, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.data import default_value_index, display_name, rule_grid, rule_names, run_info
-from dashboard.figures import empty_figure
-from shedding.analysis.thresholds import DEFAULT_RULE
+from shedding.analysis.thresholds import DEFAULT_RULE, get_rule
+from shedding.figures import empty_figure
 
 log = logging.getLogger("dashboard")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -144,6 +145,31 @@ def slider_props(rule: str, grid: np.ndarray) -> tuple[int, dict[int, str], int]
     every = max(1, len(grid) // 8)
     marks = {i: f"{g:.0e}" for i, g in enumerate(grid) if i % every == 0 or i == len(grid) - 1}
     return len(grid) - 1, marks, default_value_index(rule, grid)
+
+
+def slider(rule: str) -> tuple[int, dict[int, str], int]:
+    """Slider range, marks and default position for ``rule``."""
+    get_rule(rule)
+    return slider_props(rule, rule_grid(None, rule))
+
+
+def threshold_callbacks(app: dash.Dash, rule_id: str, value_id: str, label_id: str) -> None:
+    """Registers the callbacks of a page's threshold controls: rule -> slider range;
+    (rule, slider) -> the "c = ..." label."""
+
+    @app.callback(
+        Output(value_id, "max"),
+        Output(value_id, "marks"),
+        Output(value_id, "value"),
+        Input(rule_id, "value"),
+        prevent_initial_call=True,
+    )
+    def _slider(rule: str) -> Any:
+        return slider(rule)
+
+    @app.callback(Output(label_id, "children"), Input(rule_id, "value"), Input(value_id, "value"))
+    def _label(rule: str, index: Any) -> str:
+        return value_label(rule, index)
 
 
 def grid_value(rule: str, index: Any) -> float:

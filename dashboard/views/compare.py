@@ -13,13 +13,12 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+import dash
 import numpy as np
-from dash import dcc, html
+from dash import Input, Output, State, dcc, html
 
 from dashboard import data, ids, urlstate
 from dashboard.data import display_name
-from dashboard.figures import PALETTE, Curve, shed_figure
-from dashboard.figures.base import FRACTION_FORMAT
 from dashboard.labels import run_label
 from dashboard.store import RunStore
 from dashboard.views import overlap
@@ -34,6 +33,7 @@ from dashboard.views.common import (
     publish,
     rule_text,
     run_name,
+    threshold_callbacks,
     threshold_controls,
 )
 from dashboard.views.graphs import graph
@@ -42,6 +42,7 @@ from dashboard.views.run import reference
 from dashboard.views.summary import run_verdict_figures
 from dashboard.views.verdict import explainer, verdict_block
 from shedding.analysis.thresholds import grid_index
+from shedding.figures import FRACTION_FORMAT, PALETTE, Curve, shed_figure
 
 SEEDS = "seeds"  # group value: runs that differ only in seed form one band
 
@@ -349,3 +350,77 @@ def verdicts(store: RunStore, rids: list[str] | None, group: str, version: Any =
     if not blocks:
         return html.P("Choose runs to compare above.", className="hint")
     return html.Div(blocks)
+
+
+# --------------------------------------------------------------------------- callbacks
+
+#: The page renders its first version, snapshot range and figures itself (:func:`layout`):
+#: these callbacks run on changes only.
+LATER = {"prevent_initial_call": True}
+CHOSEN, VERSION = State(ids.CMP_RUNS, "value"), Input(ids.CMP_VERSION, "data")
+RULE, VALUE = Input(ids.CMP_RULE, "value"), Input(ids.CMP_VALUE, "value")
+GROUP = Input(ids.CMP_GROUP, "value")
+
+
+def register(app: dash.Dash, store: RunStore) -> None:
+    """The compare page's callbacks, each a one-line call of a function above (its
+    overlap panel registers its own, :func:`dashboard.views.overlap.register`)."""
+    cb = app.callback
+    urlstate.query_writer(
+        app,
+        ids.CMP_URL_SINK,
+        {"group": SEEDS},
+        runs=ids.CMP_RUNS,
+        rule=ids.CMP_RULE,
+        threshold=ids.CMP_VALUE,
+        group=ids.CMP_GROUP,
+        snapshot=ids.CMP_SNAPSHOT,
+    )
+
+    @cb(
+        Output(ids.CMP_VERSION, "data"),
+        Output(ids.CMP_FAST, "disabled"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.CMP_FAST, "n_intervals"),
+        Input(ids.CMP_RUNS, "value"),
+        State(ids.CMP_VERSION, "data"),
+        State(ids.CMP_OVERLAP_JOB, "data"),
+        State(ids.CMP_FAST, "disabled"),
+        **LATER,
+    )
+    def _cmp_version(
+        _: Any, __: Any, selected: list[str], previous: Any, job: Any, off: Any
+    ) -> Any:
+        return poll(store, selected, previous, job, off)
+
+    threshold_callbacks(app, ids.CMP_RULE, ids.CMP_VALUE, ids.CMP_VALUE_LABEL)
+    _panel_callbacks(app, store)
+
+
+def _panel_callbacks(app: dash.Dash, store: RunStore) -> None:
+    """Shed and accuracy figures, verdicts and the overlap snapshot slider."""
+    cb = app.callback
+
+    @cb(Output(ids.CMP_SHED, "figure"), VERSION, RULE, VALUE, GROUP, CHOSEN, **LATER)
+    def _cmp_shed(v: Any, r: str, c: Any, g: str, selected: list[str]) -> Any:
+        return shed(store, selected, r, c, g, v)
+
+    @cb(Output(ids.CMP_VERDICT, "children"), VERSION, GROUP, CHOSEN, **LATER)
+    def _cmp_verdict(v: Any, g: str, selected: list[str]) -> Any:
+        return verdicts(store, selected, g, v)
+
+    @cb(Output(ids.CMP_ACC, "figure"), VERSION, GROUP, CHOSEN, **LATER)
+    def _cmp_acc(v: Any, g: str, selected: list[str]) -> Any:
+        return accuracy(store, selected, g, v)
+
+    @cb(
+        Output(ids.CMP_SNAPSHOT, "max"),
+        Output(ids.CMP_SNAPSHOT, "marks"),
+        Output(ids.CMP_SNAPSHOT, "value"),
+        VERSION,
+        CHOSEN,
+        State(ids.CMP_SNAPSHOT, "value"),
+        **LATER,
+    )
+    def _cmp_snapshots(_: Any, selected: list[str], current: Any) -> Any:
+        return snapshot_range(store, selected, current)

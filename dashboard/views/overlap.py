@@ -15,9 +15,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import dash
+from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
 
-from dashboard.figures import empty_figure, overlap_figure
+from dashboard import ids
 from dashboard.store import RunStore
 from dashboard.views.common import (
     NothingToShow,
@@ -28,6 +30,7 @@ from dashboard.views.common import (
     run_name,
 )
 from shedding.analysis.overlap import overlap_matrix
+from shedding.figures import empty_figure, overlap_figure
 from tracking import open_run
 
 MAX_OVERLAP_RUNS = 8  # one snapshot's kept bitsets per run are read: keep it bounded
@@ -93,3 +96,27 @@ def note(rids: list[str] | None) -> Any:
     if n > MAX_OVERLAP_RUNS:
         return f"The overlap matrix shows the first {MAX_OVERLAP_RUNS} of {n} selected runs."
     return "Effective kept set = kept by the pruner and not shed at the chosen threshold."
+
+
+def register(app: dash.Dash, store: RunStore) -> None:
+    """The overlap panel's callbacks (the compare page renders its first matrix itself:
+    these run on changes only)."""
+
+    @app.callback(
+        Output(ids.CMP_OVERLAP, "figure"),
+        Output(ids.CMP_OVERLAP_JOB, "data"),
+        Input(ids.CMP_SNAPSHOT, "value"),
+        Input(ids.CMP_RULE, "value"),
+        Input(ids.CMP_VALUE, "value"),
+        Input(ids.CMP_VERSION, "data"),
+        State(ids.CMP_RUNS, "value"),
+        prevent_initial_call=True,
+    )
+    def _cmp_overlap(s: Any, r: str, c: Any, v: Any, selected: list[str]) -> Any:
+        return overlap(store, selected, s, r, c, v)
+
+    @app.callback(
+        Output(ids.CMP_NOTE, "children"), Input(ids.CMP_RUNS, "value"), prevent_initial_call=True
+    )
+    def _cmp_note(selected: list[str]) -> Any:
+        return note(selected)

@@ -11,20 +11,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from dash import dcc, html, no_update
+import dash
+from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import data, ids, urlstate
-from dashboard.figures import (
-    PALETTE,
-    Curve,
-    channel_map,
-    flow_figure,
-    hist_heatmap,
-    metrics_figure,
-    shed_figure,
-    trajectories_figure,
-)
 from dashboard.labels import TOOLTIPS, percent
 from dashboard.store import RunStore
 from dashboard.views.common import (
@@ -37,12 +28,23 @@ from dashboard.views.common import (
     publish,
     rule_text,
     run_name,
+    threshold_callbacks,
     threshold_controls,
 )
 from dashboard.views.graphs import graph
 from dashboard.views.summary import summary_table
 from shedding.analysis.control_counts import ControlCounts, control_counts_job
-from shedding.analysis.thresholds import get_rule, grid_index
+from shedding.analysis.thresholds import grid_index
+from shedding.figures import (
+    PALETTE,
+    Curve,
+    channel_map,
+    flow_figure,
+    hist_heatmap,
+    metrics_figure,
+    shed_figure,
+    trajectories_figure,
+)
 
 OVERVIEW_TAB, LAYER_TAB = "overview", "layer"
 
@@ -400,9 +402,103 @@ def trajectories(
     )
 
 
-def slider(rule: str) -> tuple[int, dict[int, str], int]:
-    """Slider range, marks and default position for ``rule``."""
-    from dashboard.views.common import slider_props
+# --------------------------------------------------------------------------- callbacks
 
-    get_rule(rule)
-    return slider_props(rule, data.rule_grid(None, rule))
+#: The page renders its first version and the first tab's figures itself (:func:`layout`):
+#: these callbacks run on changes only.
+LATER = {"prevent_initial_call": True}
+VERSION, RID = Input(ids.RUN_VERSION, "data"), State(ids.RUN_ID, "data")
+RULE, VALUE = Input(ids.RUN_RULE, "value"), Input(ids.RUN_VALUE, "value")
+
+
+def register(app: dash.Dash, store: RunStore) -> None:
+    """The run page's callbacks, each a one-line call of a function above."""
+
+    @app.callback(
+        Output(ids.RUN_VERSION, "data"),
+        Output(ids.RUN_FAST, "disabled"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.RUN_FAST, "n_intervals"),
+        Input(ids.RUN_ID, "data"),
+        State(ids.RUN_VERSION, "data"),
+        State(ids.RUN_FAST, "disabled"),
+        **LATER,
+    )
+    def _run_version(_: Any, __: Any, run_id: str, previous: Any, fast_off: Any) -> Any:
+        return poll(store, run_id, previous, fast_off)
+
+    _overview_callbacks(app, store)
+    _layer_callbacks(app, store)
+    urlstate.query_writer(
+        app,
+        ids.RUN_URL_SINK,
+        {"layer": data.ALL, "tab": OVERVIEW_TAB},
+        rule=ids.RUN_RULE,
+        threshold=ids.RUN_VALUE,
+        layer=ids.RUN_SHED_LAYER,
+        tab=ids.RUN_TABS,
+        inner=ids.RUN_LAYER,
+    )
+
+
+def _overview_callbacks(app: dash.Dash, store: RunStore) -> None:
+    """Header, summary and the "Shedding and training" tab; the threshold controls."""
+    cb = app.callback
+
+    @cb(Output(ids.RUN_HEADER, "children"), VERSION, RID, **LATER)
+    def _run_header(v: Any, run_id: str) -> Any:
+        return header(store, run_id, v)
+
+    @cb(Output(ids.RUN_SUMMARY, "children"), VERSION, RID, **LATER)
+    def _run_summary(v: Any, run_id: str) -> Any:
+        return summary(store, run_id, v)
+
+    @cb(Output(ids.RUN_METRICS, "figure"), VERSION, RID, **LATER)
+    def _run_metrics(v: Any, run_id: str) -> Any:
+        return metrics(store, run_id, v)
+
+    threshold_callbacks(app, ids.RUN_RULE, ids.RUN_VALUE, ids.RUN_VALUE_LABEL)
+
+    @cb(
+        Output(ids.RUN_SHED, "figure"),
+        RULE,
+        VALUE,
+        Input(ids.RUN_SHED_LAYER, "value"),
+        VERSION,
+        RID,
+        **LATER,
+    )
+    def _run_shed(r: str, c: Any, layer: str, v: Any, run_id: str) -> Any:
+        return shed(store, run_id, r, c, layer, v)
+
+    @cb(Output(ids.RUN_FLOW, "figure"), Input(ids.RUN_SHED_LAYER, "value"), VERSION, RID, **LATER)
+    def _run_flow(layer: str, v: Any, run_id: str) -> Any:
+        return flow(store, run_id, layer, v)
+
+    @cb(
+        Output(ids.RUN_SHED_LAYER, "value"),
+        Output(ids.RUN_LAYER, "value"),
+        Input(ids.RUN_SHED_LAYER, "value"),
+        Input(ids.RUN_LAYER, "value"),
+        **LATER,
+    )
+    def _sync_layers(top: str | None, inner: str | None) -> Any:
+        return sync_layers(dash.ctx.triggered_id, top, inner)
+
+
+def _layer_callbacks(app: dash.Dash, store: RunStore) -> None:
+    """The "Inside one layer" tab: computed only while it is shown (the tab is an input)."""
+    cb = app.callback
+    layer, tab = Input(ids.RUN_LAYER, "value"), Input(ids.RUN_TABS, "value")
+
+    @cb(Output(ids.RUN_HIST, "figure"), layer, RULE, VALUE, VERSION, tab, RID)
+    def _run_hist(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
+        return hist(store, run_id, name, r, c, v, t)
+
+    @cb(Output(ids.RUN_CHANNELS, "figure"), layer, VERSION, tab, RID)
+    def _run_channels(name: str, v: Any, t: str, run_id: str) -> Any:
+        return channels(store, run_id, name, v, t)
+
+    @cb(Output(ids.RUN_TRAJ, "figure"), layer, RULE, VALUE, VERSION, tab, RID)
+    def _run_traj(name: str, r: str, c: Any, v: Any, t: str, run_id: str) -> Any:
+        return trajectories(store, run_id, name, r, c, v, t)

@@ -12,7 +12,8 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
-from dash import dash_table, dcc, html
+import dash
+from dash import Input, Output, State, dash_table, dcc, html
 from dash.dash_table.Format import Format, Scheme
 from dash.exceptions import PreventUpdate
 
@@ -234,3 +235,38 @@ def run_link(label: str, rid: str, file: str) -> str:
     safe = label.replace("[", "(").replace("]", ")")
     file = file.replace('"', "'")
     return f'[{safe}](/run/{rid} "{file} · id {rid}")'
+
+
+def register(app: dash.Dash, store: RunStore) -> None:
+    """The runs page's callbacks, each a one-line call of a function above."""
+    cb = app.callback
+
+    @cb(
+        Output(ids.RUNS_VERSION, "data"),
+        Output(ids.RUNS_FAST, "disabled"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.RUNS_FAST, "n_intervals"),
+        Input(ids.RUNS_TABLE, "id"),
+        State(ids.RUNS_VERSION, "data"),
+        State(ids.RUNS_FAST, "disabled"),
+    )
+    def _runs_version(_: Any, __: Any, ___: Any, previous: Any, fast_off: Any) -> Any:
+        return runs_version(store, previous, fast_off)
+
+    @cb(
+        Output(ids.RUNS_TABLE, "data"),
+        Output(ids.RUNS_BAD, "children"),
+        Input(ids.RUNS_VERSION, "data"),
+    )
+    def _runs_table(_: Any) -> Any:
+        return runs_table(store)
+
+    @cb(
+        Output(ids.URL, "pathname"), Input(ids.RUNS_TABLE, "active_cell"), prevent_initial_call=True
+    )
+    def _open_run(cell: dict | None) -> str:
+        return open_run_path(cell)
+
+    @cb(Output(ids.RUNS_COMPARE_LINK, "href"), Input(ids.RUNS_TABLE, "selected_row_ids"))
+    def _compare_link(selected: list[str] | None) -> str:
+        return compare_href(selected)

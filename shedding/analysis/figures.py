@@ -1,7 +1,9 @@
-"""Plotly figures of the analysis results: pure functions, data in, figure out.
+"""Plotly figures of the analysis results for the HTML report: results in, figure out.
 
-Used by the HTML report (and usable by the dashboard). Controls are drawn as dashed
-reference curves in the colour of their run; runs without a control are labelled so.
+The plots the dashboard draws too (shed curves, the overlap matrix) are the builders of
+:mod:`shedding.figures`, fed the arrays of the results here; the others are the report's
+own. Controls are drawn as dashed reference curves in the colour of their run; runs
+without a control are labelled so.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from shedding import figures as shared
 from shedding.analysis.compare import Comparison, RunSummary
 from shedding.analysis.controls import ExcessCurve
 from shedding.analysis.mechanism import Mechanism
@@ -30,38 +33,30 @@ def shed_curves_figure(
     curves: Sequence[tuple[str, ShedCurve, ExcessCurve | None]], *, title: str
 ) -> go.Figure:
     """Shed fraction vs epoch per run (solid) with its control on the same kept set
-    (dashed, same colour).
+    (dashed, same colour): :func:`shedding.figures.shed_figure` of the global curves.
 
     Example:
         >>> fig = shed_curves_figure([("run", shed_curve(run), None)], title="shed")
         >>> len(fig.data)
         1
     """
-    fig = go.Figure()
+    drawn = []
     for i, (label, curve, excess) in enumerate(curves):
-        fig.add_trace(
-            go.Scatter(
-                x=curve.epoch,
-                y=curve.shed_fraction[:, 0],
-                mode="lines+markers",
-                name=label if excess is not None else f"{label} (no control)",
-                line={"color": _color(i)},
-                legendgroup=label,
-            )
-        )
+        color = shared.PALETTE[i % len(shared.PALETTE)]
+        name = label if excess is not None else f"{label} (no control)"
+        drawn.append(shared.Curve(name, curve.epoch, curve.shed_fraction[:, 0], color=color))
         if excess is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=excess.control.epoch,
-                    y=excess.control.shed_fraction[:, 0],
-                    mode="lines",
-                    name=f"{label}: control on its kept set",
-                    line={"color": _color(i), "dash": "dash"},
-                    legendgroup=label,
+            control = excess.control
+            drawn.append(
+                shared.Curve(
+                    f"{label}: control on its kept set",
+                    control.epoch,
+                    control.shed_fraction[:, 0],
+                    dash="dash",
+                    color=color,
                 )
             )
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="shed fraction of kept")
-    return fig
+    return shared.shed_figure(drawn, title=title)
 
 
 def cascade_ratio_figure(summaries: Sequence[RunSummary]) -> go.Figure:
@@ -148,26 +143,13 @@ def frontier_figure(cmp: Comparison) -> go.Figure:
 
 
 def overlap_figure(matrix: OverlapMatrix, *, title: str) -> go.Figure:
-    """Heatmap of pairwise Jaccard similarities.
+    """Heatmap of pairwise Jaccard similarities (:func:`shedding.figures.overlap_figure`).
 
     Example:
         >>> len(overlap_figure(overlap_matrix([run, run]), title="t").data)
         1
     """
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix.jaccard,
-            x=list(matrix.labels),
-            y=list(matrix.labels),
-            zmin=0,
-            zmax=1,
-            colorscale="Viridis",
-            text=np.round(matrix.jaccard, 3),
-            texttemplate="%{text}",
-        )
-    )
-    fig.update_layout(title=title)
-    return fig
+    return shared.overlap_figure(list(matrix.labels), matrix.jaccard, title=title)
 
 
 def gmp_overlap_figure(overlaps: Sequence[GmpOverlap]) -> go.Figure:

@@ -122,6 +122,27 @@ def test_serve_runs_a_real_server_without_torch(runs_dir):
     assert "Debug mode: off" in out
 
 
+def test_each_view_registers_the_callbacks_of_its_own_page(app, store):
+    from dashboard.app import VIEWS
+    from dashboard.views import compare, overlap, run, runs
+
+    own = {
+        runs: ("runs-", ids.URL),  # the runs table opens a run by setting the URL
+        run: ("run-",),
+        compare: ("cmp-",),
+        overlap: (ids.CMP_OVERLAP, ids.CMP_NOTE),
+    }
+    assert set(VIEWS) == set(own)
+    total = 0
+    for view in VIEWS:
+        alone = dash.Dash(__name__)
+        view.register(alone, store)
+        outputs = [o.split(".")[0] for cb in alone.callback_map for o in cb.strip(".").split("...")]
+        assert outputs and all(o.startswith(own[view]) for o in outputs), (view, outputs)
+        total += len(alone.callback_map)
+    assert total + 1 == len(app.callback_map)  # + the route, in the app itself
+
+
 def test_graphs_get_the_partial_plotly_bundle(app):
     from dashboard.app import PLOTLY_BUNDLE
 
@@ -133,6 +154,32 @@ def test_graphs_get_the_partial_plotly_bundle(app):
         if PLOTLY_BUNDLE.is_file()
         else "plotly.js" in head
     )
+
+
+def test_the_app_builds_only_the_trace_types_its_plotly_bundle_has():
+    """static/plotly-shedding.min.js registers scatter, bar and heatmap only; a figure of
+    another type would draw nothing (plotly.js only warns in the console). The figures
+    are built in shedding.figures and dashboard."""
+    import ast
+    from pathlib import Path
+
+    import dashboard
+    import shedding.figures
+
+    used = set()
+    drawn = (Path(dashboard.__file__).parent, Path(shedding.figures.__file__).parent)
+    for path in (p for root in drawn for p in root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "go"
+            ):
+                used.add(node.func.attr)
+            if isinstance(node, ast.ImportFrom) and node.module == "plotly.express":
+                used.add("plotly.express")
+    assert used and used <= {"Figure", "Scatter", "Bar", "Heatmap"}, used
 
 
 def test_the_page_head_starts_loading_plotly_before_any_graph_mounts(app):

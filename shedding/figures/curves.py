@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures.base import (
+from shedding.figures.style import (
     BASE,
     BASE_BELOW,
     FRACTION_FORMAT,
@@ -19,7 +19,15 @@ from dashboard.figures.base import (
     prune_marks,
     title_layout,
 )
-from dashboard.labels import METRIC_NAMES
+
+#: Legend names of the logged metrics.
+METRIC_NAMES = {
+    "train_acc": "train accuracy",
+    "test_acc": "test accuracy",
+    "train_loss": "train loss",
+    "test_loss": "test loss",
+    "lr": "learning rate",
+}
 
 #: (metric keys, y-axis title, domain) of the three stacked panels of the metrics figure.
 _METRIC_ROWS = (

@@ -1,4 +1,4 @@
-"""Shared look of every figure: palette, a small template, the placeholder figure, the
+"""The house look of the figures: palette, a small template, the placeholder figure, the
 prune-event marks, and the :class:`Curve` record the line figures take."""
 
 from __future__ import annotations

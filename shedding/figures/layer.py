@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures.base import (
+from shedding.figures.style import (
     BASE,
     BASE_BELOW,
     FATE_COLORS,
@@ -76,15 +76,7 @@ def hist_heatmap(
     if threshold is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             ty = np.log10(np.asarray(threshold, dtype=float))
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=ty,
-                name="shed threshold",
-                mode="lines",
-                line={"color": "#D55E00", "dash": "dash", "width": 2},
-            )
-        )
+        fig.add_trace(_threshold_line(x, ty, "#D55E00"))
     fig.update_layout(prune_marks(prune_epochs))
     fig.update_layout(
         **BASE,
@@ -95,6 +87,17 @@ def hist_heatmap(
         yaxis_title="log10 |w| (kept weights)",
     )
     return fig
+
+
+def _threshold_line(x: np.ndarray, y: np.ndarray, color: str) -> go.Scatter:
+    """The shed threshold in force per snapshot, dashed."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        name="shed threshold",
+        mode="lines",
+        line={"color": color, "dash": "dash", "width": 2},
+    )
 
 
 def flow_figure(
@@ -194,7 +197,7 @@ FLOOR = 1e-9  # trajectories: smaller magnitudes are drawn at this floor
 def trajectories_figure(
     epoch: np.ndarray,
     values: np.ndarray,
-    fates: Sequence[str],
+    fates: Sequence[str] | np.ndarray,
     *,
     threshold: np.ndarray | None = None,
     prune_epochs: Sequence[float] = (),
@@ -217,10 +220,10 @@ def trajectories_figure(
     # Anything below FLOOR is "zero" for this picture (and for the stored histogram's
     # zero bin); drawing float32 denormals would stretch the axis over 30 decades.
     mag = np.maximum(mag, FLOOR)
-    fates = np.asarray(fates)
+    fate_of = np.asarray(fates)
     fig = go.Figure()
     for fate, color in FATE_COLORS.items():
-        cols = np.flatnonzero(fates == fate)
+        cols = np.flatnonzero(fate_of == fate)
         if cols.size == 0:
             continue
         # One trace per fate, lines separated by NaN: 4 traces instead of K.
@@ -239,15 +242,7 @@ def trajectories_figure(
             )
         )
     if threshold is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=epoch,
-                y=threshold,
-                name="shed threshold",
-                mode="lines",
-                line={"color": "black", "dash": "dash", "width": 2},
-            )
-        )
+        fig.add_trace(_threshold_line(epoch, threshold, "black"))
     fig.update_layout(prune_marks(prune_epochs))
     fig.update_layout(
         **BASE_BELOW,
