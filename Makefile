@@ -31,6 +31,7 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check shedding tracking dashboard tests benchmarks
 	$(BIN)/ruff format --check shedding tracking dashboard tests benchmarks
+	$(BIN)/mypy shedding tracking dashboard
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -136,7 +136,7 @@ def create_app(
     app = dash.Dash(
         __name__,
         title="cascade-shedding",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # Dash documents None: no title change
         suppress_callback_exceptions=True,  # pages are rendered on demand
         include_assets_files=False,
         serve_locally=True,  # works offline: JS bundles from the installed packages

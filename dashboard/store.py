@@ -26,15 +26,20 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboard.catalog import RunCatalog, RunFile
 from dashboard.jobs import Jobs
 from shedding.analysis.runs import BAD_FILE_ERRORS, describe_error
 from tracking import NoMagnitudes, Run, TrackingError, open_run
 
+if TYPE_CHECKING:  # every Run attribute is delegated: to the type checker it is a Run
+    _RunBase = Run
+else:
+    _RunBase = object
 
-class CachedRun:
+
+class CachedRun(_RunBase):
     """A :class:`tracking.Run` whose small tables are memoised per file version.
 
     Everything not overridden is delegated to the wrapped run, so it can be passed to

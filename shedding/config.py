@@ -305,7 +305,7 @@ def from_dict(data: Mapping[str, Any], cls: type = ExperimentConfig, prefix: str
                 f"unknown config key {dotted!r}; valid keys here: {', '.join(sorted(names))}"
             )
         tp = hints[key]
-        if is_dataclass(tp):
+        if isinstance(tp, type) and is_dataclass(tp):
             kwargs[key] = from_dict(value, tp, prefix=f"{dotted}.")
         else:
             kwargs[key] = _coerce(value, tp, dotted)

@@ -274,7 +274,7 @@ def shed(
                 gi = grid_index(run, rule, c)
                 prunes.update(round(e, 3) for e in data.prune_epochs(run))
             _, counts = reference(store, rid)
-            if counts is not None:
+            if counts is not None and gi is not None:
                 controls.append((counts.epoch, counts.fraction(rule, gi)))
         curves += [
             b

@@ -63,8 +63,9 @@ def overlap(
                 "choose at least two runs of the same network for the overlap matrix"
             )
         c = grid_value(rule, vidx)
-        files = [store.catalog.get(r) for r in rids]
-        if any(f is None for f in files):
+        found = [store.catalog.get(r) for r in rids]
+        files = [f for f in found if f is not None]
+        if len(files) < len(found):
             raise KeyError("no run with this id; open the runs page")
         s = int(snapshot) if isinstance(snapshot, int) else -1
         versions = [list(store.poll(r)) for r in rids]

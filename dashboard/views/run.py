@@ -283,13 +283,13 @@ def shed(store: RunStore, rid: str, rule: str, vidx: Any, layer: str, version: A
     curves = [Curve("this run", x, y, color=PALETTE[0])]
     state, counts = reference(store, rid)
     note = ""
-    if counts is not None:
+    crid = _control(store, rid)[0] if counts is None and state != "none" else None
+    if counts is not None and gi is not None:
         cy = counts.fraction(rule, gi, None if layer == data.ALL else layer)
         curves.append(
             Curve("control, on this run's kept set", counts.epoch, cy, dash="dash", color="#000000")
         )
-    elif state != "none":
-        crid, _ = _control(store, rid)
+    elif crid is not None:
         with store.open(crid) as control:  # its own curve from stored statistics, memoised
             cx, cy = data.shed_series(control, rule, c, layer)
         curves.append(Curve("control, own kept set", cx, cy, dash="dot", color="#555555"))

@@ -65,7 +65,7 @@ def layout() -> html.Div:
                     explainer(),
                     dcc.Store(id=ids.RUNS_VERSION),
                     fast_tick(ids.RUNS_FAST),
-                    dash_table.DataTable(
+                    dash_table.DataTable(  # type: ignore[attr-defined]  # not in its stubs
                         id=ids.RUNS_TABLE,
                         columns=COLUMNS,
                         data=[],

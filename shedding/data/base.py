@@ -97,6 +97,11 @@ def tensor_bundle(
     )
 
 
+def _len(ds: Any) -> int:
+    """Size of a map-style data set (torch's Dataset type does not declare __len__)."""
+    return len(ds)
+
+
 def _subset_indices(n: int, cap: int, seed: int, salt: int) -> Tensor:
     # A seeded random subset, sorted so examples keep their original order.
     g = torch.Generator().manual_seed(seed * 1_000_003 + salt)
@@ -126,11 +131,13 @@ def apply_subsets(bundle: DatasetBundle, cfg: DataConfig, *, seed: int) -> Datas
         tensors = getattr(out, f"{split}_tensors")
         if tensors is not None:
             x, y = tensors[0][idx], tensors[1][idx]
-            out = replace(out, **{split: TensorDataset(x, y), f"{split}_tensors": (x, y)})
+            fields: dict[str, Any] = {split: TensorDataset(x, y), f"{split}_tensors": (x, y)}
+            out = replace(out, **fields)
         else:
-            out = replace(out, **{split: Subset(ds, idx.tolist())})
+            subset: dict[str, Any] = {split: Subset(ds, idx.tolist())}
+            out = replace(out, **subset)
     if out is not bundle:
-        out.meta = {**bundle.meta, "n_train": len(out.train), "n_test": len(out.test)}
+        out.meta = {**bundle.meta, "n_train": _len(out.train), "n_test": _len(out.test)}
     return out
 
 
@@ -160,6 +167,6 @@ def load_dataset(cfg: DataConfig, *, root: Path, seed: int = 0) -> DatasetBundle
             f"data.num_train / data.num_test ask a generator for a size, and {cfg.name!r} is "
             "a fixed data set; use data.subset_train / data.subset_test to take fewer examples"
         )
-    bundle.meta.setdefault("n_train", len(bundle.train))
-    bundle.meta.setdefault("n_test", len(bundle.test))
+    bundle.meta.setdefault("n_train", _len(bundle.train))
+    bundle.meta.setdefault("n_test", _len(bundle.test))
     return apply_subsets(bundle, cfg, seed=seed)

@@ -93,7 +93,8 @@ def _write_atomic(path: Path, arrays: dict[str, np.ndarray], args: dict[str, Any
     fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp.npz", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, args=np.array(json.dumps(args, sort_keys=True)), **arrays)
+            entries: dict[str, Any] = {"args": np.array(json.dumps(args, sort_keys=True)), **arrays}
+            np.savez(f, **entries)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

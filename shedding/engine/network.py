@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -79,7 +79,8 @@ def retraining_network(
     reshaped = PROTOCOLS.get(cfg.retrain.protocol).changes_architecture
     model = dense_model
     if reshaped:
-        total = sum(m.weight.numel() for m in prunable_layers(model, cfg.prune).values())
+        dense_layers = prunable_layers(model, cfg.prune).values()
+        total = sum(cast(torch.Tensor, m.weight).numel() for m in dense_layers)
         width = match_width(new_model.shape_only, round(total * (1 - cfg.prune.sparsity)))
         model = new_model(width=width, seed_offset=7919)
     layers = prunable_layers(model, cfg.prune)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -90,7 +90,7 @@ class Recorder(Callback):
         weights: dict[str, np.ndarray] = {}
         masks: dict[str, np.ndarray] = {}
         for name, module in self.layers.items():
-            w = module.weight.detach()
+            w = cast(torch.Tensor, module.weight).detach()
             if self.masks is not None:
                 m = self.masks.masks[name]
                 w = w * m  # a new tensor: the copy; never the raw pre-mask parameter
@@ -110,7 +110,10 @@ class Recorder(Callback):
             return
         weights, masks = self.weights_and_masks()
         gammas = {
-            name: bn.weight.detach().to("cpu", dtype=torch.float32, copy=True).numpy()
+            name: cast(torch.Tensor, bn.weight)
+            .detach()
+            .to("cpu", dtype=torch.float32, copy=True)
+            .numpy()
             for name, bn in self.bn.items()
             if getattr(bn, "weight", None) is not None
         }
@@ -124,6 +127,12 @@ class Recorder(Callback):
             masks=masks,
             bn_gamma=gammas or None,
         )
+
+
+def _gamma(bn: nn.Module) -> np.ndarray:
+    """A BatchNorm's γ as a float32 CPU copy."""
+    weight = cast(torch.Tensor, bn.weight).detach()
+    return weight.to("cpu", dtype=torch.float32, copy=True).numpy()
 
 
 def open_recording(
@@ -196,7 +205,7 @@ def layer_specs(layers: dict[str, nn.Module], bn_names: dict[str, str]) -> list[
     from tracking import LayerSpec
 
     return [
-        LayerSpec(name=n, shape=tuple(m.weight.shape), bn=bn_names.get(n, ""))
+        LayerSpec(name=n, shape=tuple(cast(torch.Tensor, m.weight).shape), bn=bn_names.get(n, ""))
         for n, m in layers.items()
     ]
 

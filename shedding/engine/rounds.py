@@ -89,7 +89,7 @@ class Rounds:
         plan, model = self.replan(k), self.net.model
         model.load_state_dict(state.model)
         if self.net.masks is not None:
-            self.net.masks.load_state_dict(state.masks)
+            self.net.masks.load_state_dict(state.masks or {})
         optimizer = build_retrain_optimizer(model, self.cfg, lr=plan.start_lr)
         optimizer.load_state_dict(state.optimizer)
         ctx = TrainContext(

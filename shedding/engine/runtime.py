@@ -30,16 +30,20 @@ def make_batches(bundle: Any, cfg: ExperimentConfig, info: DistInfo) -> tuple[An
     dc = cfg.data
     if bundle.train_tensors is not None:
         aug = bundle.augment if dc.augment else None
-        train = TensorBatches(
-            *bundle.train_tensors,
+        x_train, y_train = bundle.train_tensors
+        x_test, y_test = bundle.test_tensors
+        train: TensorBatches | LoaderBatches = TensorBatches(
+            x_train,
+            y_train,
             dc.batch_size,
             seed=cfg.seed,
             augment=aug,
             rank=info.rank,
             world=info.world,
         )
-        test = TensorBatches(
-            *bundle.test_tensors,
+        test: TensorBatches | LoaderBatches = TensorBatches(
+            x_test,
+            y_test,
             dc.test_batch_size,
             seed=cfg.seed,
             shuffle=False,

@@ -67,6 +67,10 @@ class CifarResNet(nn.Module):
         batchnorm: BatchNorm2d after every conv (Identity when off).
     """
 
+    layer1: nn.Sequential  # the three stages, made in __init__'s loop
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+
     def __init__(
         self,
         depth: int,
@@ -111,7 +115,8 @@ def _make(depth: int):
     def build(cfg: ModelConfig, *, num_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
         require_input(name, input_shape, ndim=3, hint="use resnet1d or mlp for sequences")
         require_depth(name, cfg, depth)
-        widths = tuple(scaled(c, cfg.width) for c in (16, 32, 64))
+        w1, w2, w3 = (scaled(c, cfg.width) for c in (16, 32, 64))
+        widths = (w1, w2, w3)
         return CifarResNet(
             depth, num_classes, in_channels=input_shape[0], widths=widths, batchnorm=cfg.batchnorm
         )

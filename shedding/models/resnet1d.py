@@ -51,6 +51,10 @@ class ResNet1d(nn.Module):
         batchnorm: BatchNorm1d after every conv (Identity when off).
     """
 
+    layer1: nn.Sequential  # the three stages, made in __init__'s loop
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+
     def __init__(
         self,
         in_channels: int,
@@ -95,7 +99,8 @@ def resnet1d(cfg: ModelConfig, *, num_classes: int, input_shape: tuple[int, ...]
             f"model.depth={depth} is not valid for resnet1d; use 6n + 2 with n >= 1 "
             "(8, 14, 20, 26, ...)"
         )
-    widths = tuple(scaled(c, cfg.width) for c in (32, 64, 128))
+    w1, w2, w3 = (scaled(c, cfg.width) for c in (32, 64, 128))
+    widths = (w1, w2, w3)
     return ResNet1d(
         input_shape[0],
         num_classes,

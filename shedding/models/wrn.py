@@ -59,6 +59,10 @@ class WideResNet(nn.Module):
         batchnorm: BatchNorm2d before every conv (Identity when off).
     """
 
+    layer1: nn.Sequential  # the three stages, made in __init__'s loop
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+
     def __init__(
         self,
         depth: int,
