@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from shedding import figures as shared
@@ -21,8 +20,9 @@ from shedding.analysis.controls import ExcessCurve
 from shedding.analysis.mechanism import Mechanism
 from shedding.analysis.overlap import GmpOverlap, OverlapMatrix
 from shedding.analysis.shed import ShedCurve
+from shedding.figures.style import BASE_BELOW
 
-PALETTE = qualitative.Plotly
+PALETTE = shared.PALETTE
 
 
 def _color(i: int) -> str:
@@ -76,7 +76,9 @@ def cascade_ratio_figure(summaries: Sequence[RunSummary]) -> go.Figure:
     ):
         fig.add_trace(go.Bar(x=names, y=[getattr(s, field) for s in runs], name=label))
     fig.add_hline(y=1.0, line_dash="dot", annotation_text="C = 1")
-    fig.update_layout(barmode="group", title="Cascade ratio per run (raw, control, excess)")
+    fig.update_layout(
+        **BASE_BELOW, barmode="group", title="Cascade ratio per run (raw, control, excess)"
+    )
     return fig
 
 
@@ -107,7 +109,7 @@ def group_bars_figure(cmp: Comparison, metrics: Sequence[str], *, title: str) ->
                 text=[f"n={s.n}" for s in st],
             )
         )
-    fig.update_layout(barmode="group", title=title, xaxis_title=", ".join(cmp.by))
+    fig.update_layout(**BASE_BELOW, barmode="group", title=title, xaxis_title=", ".join(cmp.by))
     return fig
 
 
@@ -138,7 +140,7 @@ def frontier_figure(cmp: Comparison) -> go.Figure:
                 row=1,
                 col=col,
             )
-    fig.update_layout(title="Accuracy frontier", yaxis_title="test accuracy")
+    fig.update_layout(**BASE_BELOW, title="Accuracy frontier", yaxis_title="test accuracy")
     return fig
 
 
@@ -167,6 +169,7 @@ def gmp_overlap_figure(overlaps: Sequence[GmpOverlap]) -> go.Figure:
         ]
     )
     fig.update_layout(
+        **BASE_BELOW,
         barmode="group",
         title="Overlap of the final effective kept set with GMP at the same sparsity",
         yaxis={"title": "Jaccard", "range": [0, 1]},
@@ -197,5 +200,5 @@ def mechanism_figure(mechs: Sequence[Mechanism]) -> go.Figure:
         )
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(type="log", row=1, col=2)
-    fig.update_layout(height=380, margin={"t": 40})
+    fig.update_layout(**{**BASE_BELOW, "margin": {**BASE_BELOW["margin"], "t": 40}}, height=380)
     return fig
