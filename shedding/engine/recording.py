@@ -110,10 +110,7 @@ class Recorder(Callback):
             return
         weights, masks = self.weights_and_masks()
         gammas = {
-            name: cast(torch.Tensor, bn.weight)
-            .detach()
-            .to("cpu", dtype=torch.float32, copy=True)
-            .numpy()
+            name: _gamma(bn)
             for name, bn in self.bn.items()
             if getattr(bn, "weight", None) is not None
         }
