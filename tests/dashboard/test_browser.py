@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_runs, rid_of
+from dash_runs import make_runs, rid_of
 from dashboard_synth import Synth
 from headless import ARGS, CHROMIUM
 

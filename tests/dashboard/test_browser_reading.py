@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import make_runs, rid_of
+from dash_runs import make_runs, rid_of
 from dashboard_synth import Synth
 from test_browser import Server, browser, figure_ready, open_run, page, pytestmark, server
 

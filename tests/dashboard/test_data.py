@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import PRUNED, RUNS
+from dash_runs import PRUNED, RUNS
 from dashboard_synth import SMALL_LAYERS, Synth, _State, write_snapshots
 
 from dashboard import data

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import make_runs, rid_of
+from dash_runs import make_runs, rid_of
 from dashboard_synth import Synth
 
 from dashboard import guards

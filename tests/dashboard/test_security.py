@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import make_runs, rid_of
+from dash_runs import make_runs, rid_of
 from dashboard_synth import Synth, write_run
 
 from dashboard.app import EXTENSION, create_app

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import rid_of
+from dash_runs import rid_of
 
 from dashboard import data
 from dashboard.app import EXTENSION, create_app

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import make_runs, rid_of
 from dash.exceptions import PreventUpdate
+from dash_runs import make_runs, rid_of
 from dashboard_synth import Synth, write_snapshots
 
 from dashboard import data
