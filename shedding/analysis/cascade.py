@@ -31,7 +31,8 @@ import numpy as np
 from shedding.analysis import _cache, _stream
 from shedding.analysis._align import RoundSpan, round_spans
 from shedding.analysis.mechanism import mechanism
-from shedding.analysis.shed import _jsonable, shed_curve
+from shedding.analysis.serialize import jsonable
+from shedding.analysis.shed import shed_curve
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, threshold_codes
 from shedding.errors import DataError
 
@@ -113,7 +114,7 @@ class RoundSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None); ``layers`` as a list of dicts."""
-        return {k: _jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
+        return {k: jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
 
 
 def dead_causes(
@@ -404,7 +405,7 @@ class ChannelShedding:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return {k: _jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
+        return {k: jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
 
 
 def channel_shedding(

@@ -30,7 +30,8 @@ import numpy as np
 
 from shedding.analysis import _cache
 from shedding.analysis.cascade import DEFAULT_DEAD, DeadCut, cascade_summary, dead_channels
-from shedding.analysis.shed import ShedCurve, _jsonable, shed_curve
+from shedding.analysis.serialize import jsonable
+from shedding.analysis.shed import ShedCurve, shed_curve
 from shedding.analysis.stats import MeanCI, mean_ci
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
 from shedding.errors import DataError
@@ -69,9 +70,9 @@ class ExcessCurve:
                 "epoch": float(self.pruned.epoch[s]),
                 "round": int(self.pruned.round[s]),
                 "group": g,
-                "shed_fraction": _jsonable(p[s, gi]),
-                "control_shed_fraction": _jsonable(c[s, gi]),
-                "excess_shed_fraction": _jsonable(x[s, gi]),
+                "shed_fraction": jsonable(p[s, gi]),
+                "control_shed_fraction": jsonable(c[s, gi]),
+                "excess_shed_fraction": jsonable(x[s, gi]),
             }
             for s in range(len(self.pruned.step))
             for gi, g in enumerate(self.pruned.labels)
@@ -84,7 +85,7 @@ class ExcessCurve:
             "control_id": self.control_id,
             "pruned": self.pruned.to_dict(),
             "control": self.control.to_dict(),
-            "excess_fraction": _jsonable(self.excess_fraction),
+            "excess_fraction": jsonable(self.excess_fraction),
         }
 
 
@@ -170,8 +171,8 @@ class ExcessRound:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
         d = asdict(self)
-        d["layers"] = [{k: _jsonable(v) for k, v in x.items()} for x in d["layers"]]
-        return {k: _jsonable(v) if k != "layers" else v for k, v in d.items()}
+        d["layers"] = [{k: jsonable(v) for k, v in x.items()} for x in d["layers"]]
+        return {k: jsonable(v) if k != "layers" else v for k, v in d.items()}
 
 
 def _ratio(num: float, den: int) -> float:

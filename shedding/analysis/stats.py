@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from shedding.analysis.serialize import jsonable
+
 BOOTSTRAP_SEED = 0  # fixed: the same values always give the same interval
 N_BOOTSTRAP = 10_000
 LEVEL = 0.95
@@ -52,10 +54,6 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
-def _none_for_nan(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in d.items()}
-
-
 @dataclass(frozen=True)
 class MeanCI:
     """Mean of the finite values and its bootstrap interval; n = number of finite values."""
@@ -67,7 +65,7 @@ class MeanCI:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return _none_for_nan(asdict(self))
+        return {k: jsonable(v) for k, v in asdict(self).items()}
 
 
 #: Below this many values the percentile bootstrap undercovers badly (with 2 seeds its
@@ -124,7 +122,7 @@ class GroupTest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return _none_for_nan(asdict(self))
+        return {k: jsonable(v) for k, v in asdict(self).items()}
 
 
 def group_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> GroupTest:
