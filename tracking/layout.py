@@ -92,6 +92,24 @@ def create_layout(
     """
     if mode not in fmt.RECORD_MODES:
         raise RecordError(f"record mode {mode!r} must be one of {fmt.RECORD_MODES}")
+    _write_root_attrs(f, root_attrs, compression=compression, mode=mode)
+    root_dims = dims.create_root_dimensions(f)
+    f.create_dataset("status", data=np.bytes_(b"running"), dtype="S16")
+    _create_tables(f, root_dims)
+    group = f.create_group("layers")
+    group.attrs["names"] = json.dumps([spec.name for spec in layers])
+    for spec in layers:
+        if "/" in spec.name or not spec.name:
+            raise RecordError(f"layer name {spec.name!r} is empty or contains '/'; rename it")
+        _create_layer(
+            group, spec, samples[spec.name], root_dims, compression=compression, mode=mode
+        )
+
+
+def _write_root_attrs(
+    f: h5py.File, root_attrs: dict[str, str], *, compression: str | None, mode: str
+) -> None:
+    """The root attributes: format, the caller's strings, the grids and the defaults."""
     f.attrs["format"] = fmt.FORMAT_NAME
     f.attrs["format_version"] = fmt.FORMAT_VERSION
     for key, value in root_attrs.items():
@@ -103,9 +121,10 @@ def create_layout(
     f.attrs["phase_names"] = json.dumps(fmt.PHASES)
     f.attrs["bulk_compression"] = compression or ""
     f.attrs["record_mode"] = mode
-    root_dims = dims.create_root_dimensions(f)
-    f.create_dataset("status", data=np.bytes_(b"running"), dtype="S16")
 
+
+def _create_tables(f: h5py.File, root_dims: dict[str, h5py.Dataset]) -> None:
+    """The empty ``index``, ``metrics`` and ``events`` tables and the label datasets."""
     index = f.create_group("index")
     for name, dtype in fmt.INDEX_COLUMNS.items():
         dims.attach(_resizable(index, name, dtype, 0), root_dims[fmt.SNAPSHOT_DIM])
@@ -124,33 +143,34 @@ def create_layout(
     for name, dtype in fmt.EVENT_COLUMNS.items():
         dims.attach(_resizable(events, name, dtype, 0), root_dims["event"])
 
-    group = f.create_group("layers")
-    group.attrs["names"] = json.dumps([spec.name for spec in layers])
-    for spec in layers:
-        if "/" in spec.name or not spec.name:
-            raise RecordError(f"layer name {spec.name!r} is empty or contains '/'; rename it")
-        g = group.create_group(fmt.layer_group_name(spec.name))
-        g.attrs["name"] = spec.name
-        g.attrs["shape"] = np.asarray(spec.shape, dtype=np.int64)
-        g.attrs["n_weights"] = spec.n_weights
-        g.attrs["n_channels"] = spec.n_channels
-        g.attrs["bn"] = spec.bn
-        width = fmt.widths(
-            n_weights=spec.n_weights,
-            n_channels=spec.n_channels,
-            n_samples=len(samples[spec.name]),
-        )
-        scales = dims.create_layer_dimensions(g, width, root_dims)
-        sample_idx = g.create_dataset("sample_idx", data=samples[spec.name].astype(np.int64))
-        dims.attach(sample_idx, scales["K"])
-        for name, (dtype, code) in fmt.LAYER_DATASETS.items():
-            if (name == "bn_gamma" and not spec.bn) or (
-                mode == "stats" and name in fmt.BULK_DATASETS
-            ):
-                continue
-            bulk = compression if name in fmt.BULK_DATASETS else None
-            ds = _resizable(g, name, dtype, width[code] if code else 0, compression=bulk)
-            dims.attach(ds, root_dims[fmt.SNAPSHOT_DIM], *([scales[code]] if code else []))
+
+def _create_layer(
+    group: h5py.Group,
+    spec: LayerSpec,
+    samples: np.ndarray,
+    root_dims: dict[str, h5py.Dataset],
+    *,
+    compression: str | None,
+    mode: str,
+) -> None:
+    """One layer's group: its attributes, dimension scales, sample indices and the empty
+    per-snapshot datasets (without the bulk ones in "stats" mode, without ``bn_gamma``
+    when no BatchNorm follows it)."""
+    g = group.create_group(fmt.layer_group_name(spec.name))
+    g.attrs["name"] = spec.name
+    g.attrs["shape"] = np.asarray(spec.shape, dtype=np.int64)
+    g.attrs["n_weights"] = spec.n_weights
+    g.attrs["n_channels"] = spec.n_channels
+    g.attrs["bn"] = spec.bn
+    width = fmt.widths(n_weights=spec.n_weights, n_channels=spec.n_channels, n_samples=len(samples))
+    scales = dims.create_layer_dimensions(g, width, root_dims)
+    dims.attach(g.create_dataset("sample_idx", data=samples.astype(np.int64)), scales["K"])
+    for name, (dtype, code) in fmt.LAYER_DATASETS.items():
+        if (name == "bn_gamma" and not spec.bn) or (mode == "stats" and name in fmt.BULK_DATASETS):
+            continue
+        bulk = compression if name in fmt.BULK_DATASETS else None
+        ds = _resizable(g, name, dtype, width[code] if code else 0, compression=bulk)
+        dims.attach(ds, root_dims[fmt.SNAPSHOT_DIM], *([scales[code]] if code else []))
 
 
 def write_row(ds: h5py.Dataset, row: int, value: object) -> None:

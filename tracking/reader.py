@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from tracking import format as fmt
-from tracking import labels
+from tracking import labels, tables
 from tracking.errors import DamagedRunFile, NoMagnitudes, UnsupportedVersion
 from tracking.integrity import check_complete, guarded, reading
 from tracking.opening import open_hdf5
@@ -67,9 +67,14 @@ class LayerStats:
     bn_gamma: np.ndarray | None  # (S, C) or None without BN
 
 
-def _committed(ds: h5py.Dataset, fill: float) -> int:
+def committed_rows(ds: h5py.Dataset, fill: float) -> int:
     """Rows of a marker dataset whose value is written (a live reader may see the last
-    row resized but not yet written: it still holds the fill value)."""
+    row resized but not yet written: it still holds the fill value).
+
+    Args:
+        ds: a one-column marker dataset (``index/step``, the metrics or events marker).
+        fill: its fill value (NaN or a number).
+    """
     n = ds.shape[0]
     while n > 0:
         last = ds[n - 1]
@@ -139,7 +144,7 @@ class Run:
         """Pick up snapshots committed since the last call; returns ``len(self)``."""
         if self._swmr:
             self._step.refresh()
-        self._n = _committed(self._step, -1)
+        self._n = committed_rows(self._step, -1)
         return self._n
 
     def __len__(self) -> int:
@@ -190,7 +195,7 @@ class Run:
         g = self._f["metrics"]
         if self._swmr:
             g[fmt.METRICS_MARKER].refresh()
-        n = _committed(g[fmt.METRICS_MARKER], np.nan)
+        n = committed_rows(g[fmt.METRICS_MARKER], np.nan)
         cols = {k: self._read(g[k], n) for k in fmt.METRIC_COLUMNS}
         cols["phase"] = self._decode_phase(cols["phase"])
         extra = labels.extra_metrics(g, n, swmr=self._swmr)
@@ -203,7 +208,7 @@ class Run:
         g = self._f["events"]
         if self._swmr:
             g[fmt.EVENTS_MARKER].refresh()
-        n = _committed(g[fmt.EVENTS_MARKER], -1)
+        n = committed_rows(g[fmt.EVENTS_MARKER], -1)
         ends = self._read(g[fmt.EVENTS_MARKER], n)
         blob = self._read(g["bytes"], int(ends[-1]) if n else 0).tobytes()
         counts = self._read(g["n_snapshots"], n)
@@ -314,16 +319,12 @@ class Run:
     def to_dataframe(self, table: str = "stats") -> Any:
         """``table`` ("stats": per snapshot and layer; "metrics"; "events") as a long-form
         pandas DataFrame (needs the ``export`` extra). See :mod:`tracking.tables`."""
-        from tracking.tables import to_dataframe
-
-        return to_dataframe(self, table)
+        return tables.to_dataframe(self, table)
 
     def to_xarray(self) -> Any:
         """Per-snapshot, per-layer statistics as an ``xarray.Dataset`` on shared axes
         (needs the ``export`` extra). See :mod:`tracking.tables`."""
-        from tracking.tables import to_xarray
-
-        return to_xarray(self)
+        return tables.to_xarray(self)
 
     def close(self) -> None:
         """Close the file."""

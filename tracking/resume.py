@@ -21,7 +21,7 @@ from tracking import format as fmt
 from tracking.errors import RecordError
 from tracking.labels import copy_labels
 from tracking.layout import LayerSpec, create_layout
-from tracking.reader import Run, _committed, open_run
+from tracking.reader import Run, committed_rows, open_run
 from tracking.session import WriterSession, root_attrs, snapshot_datasets
 
 _COPY_BLOCK_BYTES = 64 << 20  # rows copied per read/write, to bound memory
@@ -56,13 +56,13 @@ def _copy_prefix(run: Run, dst: h5py.File, n: int) -> None:
             _copy_rows(ds, dst["layers"][info.name][key], n)
     # metrics and events logged after snapshot n belong to the discarded future
     m_src = src["metrics"]
-    n_rows = _committed(m_src[fmt.METRICS_MARKER], np.nan)
+    n_rows = committed_rows(m_src[fmt.METRICS_MARKER], np.nan)
     keep = int(np.count_nonzero(m_src["n_snapshots"][:n_rows] <= n))
     for key in fmt.METRIC_COLUMNS:
         _copy_rows(m_src[key], dst["metrics"][key], keep)
     copy_labels(src, dst, keep)
     e_src = src["events"]
-    n_events = _committed(e_src[fmt.EVENTS_MARKER], -1)
+    n_events = committed_rows(e_src[fmt.EVENTS_MARKER], -1)
     keep = int(np.count_nonzero(e_src["n_snapshots"][:n_events] <= n))
     for key in fmt.EVENT_COLUMNS:
         _copy_rows(e_src[key], dst["events"][key], keep)

@@ -107,6 +107,71 @@ def _percentiles(cum: np.ndarray, q: np.ndarray) -> np.ndarray:
     return (v_lo + (v_hi - v_lo) * t).astype(np.float32)
 
 
+def _code_histogram(
+    codes: np.ndarray, flat_mask: np.ndarray, n_kept: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact histogram of the kept float16 codes: ``counts`` (32769,) per non-NaN code and
+    ``cum`` (32770,) with ``cum[j]`` = #kept with code < j."""
+    kept_codes = codes if n_kept == flat_mask.size else codes[flat_mask]
+    counts = np.bincount(kept_codes, minlength=_INF_CODE + 1)[: _INF_CODE + 1]
+    cum = np.empty(_INF_CODE + 2, dtype=np.int64)
+    cum[0] = 0
+    np.cumsum(counts, out=cum[1:])
+    return counts, cum
+
+
+def _kept_rms(counts: np.ndarray, n_finite: int) -> float:
+    """RMS of the kept magnitudes from their code histogram: NaN with none kept, inf with
+    a kept +inf magnitude (fp16 overflow above 65504)."""
+    if n_finite == 0:
+        return np.nan
+    if counts[-1]:
+        return np.inf
+    # not `counts @ squares`: the mixed int64 @ float64 matmul takes a slow path and a
+    # 32768-long BLAS dot wakes BLAS threads (~4 ms per layer on a busy machine, and
+    # its rounding depends on the thread count); numpy's pairwise sum is deterministic
+    sq_sum = np.add.reduce(counts[:-1] * _CODE_SQUARES)
+    return float(np.sqrt(sq_sum / n_finite))
+
+
+def _shed_bits(codes: np.ndarray, flat_mask: np.ndarray, ref: np.float32) -> np.ndarray:
+    """(N,) bool: kept by the pruner but below the default rule's τ = c · ``ref``."""
+    tau = threshold_f32(fmt.DEFAULT_REL_C, ref)
+    # as a uint16 so the (N,) comparison stays 2 bytes wide (an int64 scalar would widen it)
+    tau_code = np.uint16(np.searchsorted(_CODE_VALUES_F32, tau) if np.isfinite(tau) else 0)
+    return flat_mask & (codes < tau_code)
+
+
+def _transitions(
+    prev_mask: np.ndarray | None,
+    prev_kept: np.ndarray | None,
+    packed_mask: np.ndarray,
+    packed_kept: np.ndarray,
+) -> tuple[int, int]:
+    """(newly shed, revived) since the previous snapshot, among weights the pruner kept
+    at both; (0, 0) for the first snapshot."""
+    if prev_mask is None or prev_kept is None:
+        return 0, 0
+    both = prev_mask & packed_mask
+    return popcount(both & prev_kept & ~packed_kept), popcount(both & ~prev_kept & packed_kept)
+
+
+def _below_gmp(cum: np.ndarray, gmp: np.float32) -> np.ndarray:
+    """(G,) kept counts below each GMP-grid threshold; -1 without a GMP threshold."""
+    if np.isfinite(gmp):
+        return _count_below(cum, threshold_f32(fmt.GMP_GRID, gmp))
+    return np.full(len(fmt.GMP_GRID), -1, dtype=np.int64)
+
+
+def _histogram(cum: np.ndarray, n_finite: int) -> np.ndarray:
+    """(B,) int64 kept counts per histogram bin; the last bin also takes the values at or
+    above its right edge."""
+    edge_counts = _count_below(cum, fmt.HIST_EDGES.astype(np.float32))
+    hist = np.diff(edge_counts)
+    hist[-1] += n_finite - edge_counts[-1]
+    return hist.astype(np.int64)
+
+
 def compute_layer_snapshot(
     weights: np.ndarray,
     mask: np.ndarray,
@@ -134,59 +199,28 @@ def compute_layer_snapshot(
     codes = mag.view(np.uint16)
     flat_mask = np.asarray(mask, dtype=bool).reshape(-1)
     n_kept = int(np.count_nonzero(flat_mask))
-    kept_codes = codes if n_kept == flat_mask.size else codes[flat_mask]
-    counts = np.bincount(kept_codes, minlength=_INF_CODE + 1)[: _INF_CODE + 1]
-    cum = np.empty(_INF_CODE + 2, dtype=np.int64)  # (32770,) #kept with code < j
-    cum[0] = 0
-    np.cumsum(counts, out=cum[1:])
+    counts, cum = _code_histogram(codes, flat_mask, n_kept)
     n_finite = int(cum[-1])
-    if n_finite == 0:
-        rms = np.nan
-    elif counts[-1]:  # a kept +inf magnitude (fp16 overflow above 65504)
-        rms = np.inf
-    else:
-        # not `counts @ squares`: the mixed int64 @ float64 matmul takes a slow path and a
-        # 32768-long BLAS dot wakes BLAS threads (~4 ms per layer on a busy machine, and
-        # its rounding depends on the thread count); numpy's pairwise sum is deterministic
-        sq_sum = np.add.reduce(counts[:-1] * _CODE_SQUARES)
-        rms = float(np.sqrt(sq_sum / n_finite))
-    ref_source = 0 if ref_rms is None else 1
+    rms = _kept_rms(counts, n_finite)
     ref = np.float32(rms if ref_rms is None else ref_rms)
     gmp = np.float32(np.nan if gmp_threshold is None else gmp_threshold)
 
-    tau = threshold_f32(fmt.DEFAULT_REL_C, ref)
-    # as a uint16 so the (N,) comparison stays 2 bytes wide (an int64 scalar would widen it)
-    tau_code = np.uint16(np.searchsorted(_CODE_VALUES_F32, tau) if np.isfinite(tau) else 0)
-    shed = flat_mask & (codes < tau_code)  # (N,) kept by the pruner but below tau
-    kept_bits = flat_mask & ~shed
+    shed = _shed_bits(codes, flat_mask, ref)
     packed_mask = np.packbits(flat_mask)
-    packed_kept = np.packbits(kept_bits)
-
-    newly = revived = 0
-    if prev_mask is not None and prev_kept is not None:
-        both = prev_mask & packed_mask
-        newly = popcount(both & prev_kept & ~packed_kept)
-        revived = popcount(both & ~prev_kept & packed_kept)
-
-    if np.isfinite(gmp):
-        below_gmp = _count_below(cum, threshold_f32(fmt.GMP_GRID, gmp))
-    else:
-        below_gmp = np.full(len(fmt.GMP_GRID), -1, dtype=np.int64)
-    edge_counts = _count_below(cum, fmt.HIST_EDGES.astype(np.float32))
-    hist = np.diff(edge_counts)
-    hist[-1] += n_finite - edge_counts[-1]  # last bin also takes values >= its right edge
+    packed_kept = np.packbits(flat_mask & ~shed)
+    newly, revived = _transitions(prev_mask, prev_kept, packed_mask, packed_kept)
 
     stats = SnapshotStats(
         n_kept=n_kept,
         rms_kept=float(np.float32(rms)),
         ref_rms=float(ref),
-        ref_source=ref_source,
+        ref_source=0 if ref_rms is None else 1,
         gmp_threshold=float(gmp),
         percentiles=_percentiles(cum, fmt.PERCENTILE_Q),
         below_abs=_count_below(cum, threshold_f32(fmt.ABS_GRID)),
         below_rel=_count_below(cum, threshold_f32(fmt.REL_GRID, ref)),
-        below_gmp=below_gmp,
-        hist=hist.astype(np.int64),
+        below_gmp=_below_gmp(cum, gmp),
+        hist=_histogram(cum, n_finite),
         channel_kept=_per_channel(flat_mask, n_channels),
         channel_shed=_per_channel(shed, n_channels),
         newly_shed=newly,

@@ -8,15 +8,41 @@ built from the reader, not from the file's dimension scales.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from tracking import format as fmt
 from tracking.errors import TrackingError
 
-if TYPE_CHECKING:
-    from tracking.reader import Run
+
+class Run(Protocol):
+    """What the tables read of a run: the members of :class:`tracking.reader.Run` they use
+    (declared here so that this module does not import the reader, which imports it)."""
+
+    run_id: str
+    control: str
+    format_version: int
+    record_mode: str
+    grids: dict[str, np.ndarray]
+    layers: list[Any]  # of tracking.reader.LayerInfo
+
+    def __len__(self) -> int: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def index(self) -> Any: ...  # a tracking.reader.Index
+
+    @property
+    def metrics(self) -> dict[str, np.ndarray]: ...
+
+    @property
+    def events(self) -> list[dict[str, Any]]: ...
+
+    def stats(self, layer: str) -> Any: ...  # a tracking.reader.LayerStats
+
 
 TABLES = ("stats", "metrics", "events")
 # per-snapshot scalars of a layer, in column order

@@ -30,8 +30,9 @@ import numpy as np
 
 from shedding.analysis import _cache, _stream
 from shedding.analysis._align import RoundSpan, round_spans
-from shedding.analysis.mechanism import mechanism
-from shedding.analysis.shed import _jsonable, shed_curve
+from shedding.analysis.mechanism import Mechanism, mechanism
+from shedding.analysis.serialize import jsonable
+from shedding.analysis.shed import shed_curve
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, threshold_codes
 from shedding.errors import DataError
 
@@ -113,7 +114,7 @@ class RoundSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None); ``layers`` as a list of dicts."""
-        return {k: _jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
+        return {k: jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
 
 
 def dead_causes(
@@ -207,57 +208,81 @@ def cascade_summary(
         return []
     revivals = revivals and getattr(run, "has_magnitudes", True)
     chans, revived = _channels_and_revivals(run, curve, spans, revivals=revivals)
-    events = {int(e.get("round", -1)): e for e in run.events}
-    acc = _round_accuracy(run.metrics)
-    index = _cache.index(run)
-    mech = mechanism(run)
-    cuts = {"dead_shed": dead.shed, "dead_gamma": dead.gamma}
-    out = []
-    for span in spans:
-        ev = events.get(span.round, {})
-        layers, counts = _round_layers(run, curve, chans, span, ev, cuts)
-        pruned = sum(lr.pruned for lr in layers)
-        kept = int(curve.kept[span.last].sum())
-        sh0, sh1 = int(curve.shed[span.first].sum()), int(curve.shed[span.last].sum())
-        n = int(curve.n_weights.sum())
-        onset, half = _onset(curve.shed.sum(axis=1), index.epoch, span)
-        out.append(
-            RoundSummary(
-                run_id=run.run_id,
-                round=span.round,
-                method=str(ev.get("method", "")),
-                rule=rule,
-                c=curve.c,
-                epoch_prune=float(ev.get("epoch", index.epoch[span.first])),
-                snapshot_prune=span.first,
-                snapshot_end=span.last,
-                n_weights=n,
-                pruned=pruned,
-                kept=kept,
-                shed_at_prune=sh0,
-                shed_end=sh1,
-                cascade_ratio=(sh1 - sh0) / pruned if pruned > 0 else float("nan"),
-                onset_epochs=onset,
-                half_time_epochs=half,
-                revived=None if revived is None else revived[span.round],
-                shed_fraction_end=sh1 / kept if kept else float("nan"),
-                sparsity=(n - kept) / n,
-                effective_sparsity=(n - kept + sh1) / n,
-                dead_channels_at_prune=counts["at_prune"],
-                dead_channels_end=counts["end"],
-                n_channels=counts["n_channels"],
-                test_acc=acc.get(span.round, float("nan")),
-                layers=tuple(layers),
-                dead_by_gamma_end=counts["gamma_end"],
-                dead_by_shed_end=counts["shed_end"],
-                kept_norm_prune=mech.total_norm(span.first),
-                kept_norm_end=mech.total_norm(span.last),
-                effective_step_peak=max(
-                    (mech.mean_effective_step(t) for t in span.snapshots), default=float("nan")
-                ),
-            )
-        )
-    return out
+    inputs = _RoundInputs(
+        run=run,
+        rule=rule,
+        curve=curve,
+        chans=chans,
+        revived=revived,
+        events={int(e.get("round", -1)): e for e in run.events},
+        accuracy=_round_accuracy(run.metrics),
+        index=_cache.index(run),
+        mech=mechanism(run),
+        cuts={"dead_shed": dead.shed, "dead_gamma": dead.gamma},
+    )
+    return [_round_summary(inputs, span) for span in spans]
+
+
+@dataclass(frozen=True)
+class _RoundInputs:
+    """What every round's summary reads of one run, gathered once by cascade_summary."""
+
+    run: Run
+    rule: str
+    curve: Any  # the run's per-layer ShedCurve
+    chans: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]  # see _channels_and_revivals
+    revived: dict[int, int] | None
+    events: dict[int, dict]  # prune event per round
+    accuracy: dict[int, float]  # last test accuracy per round
+    index: Any  # the run's Index
+    mech: Mechanism
+    cuts: dict[str, float]  # dead_causes' keyword arguments
+
+
+def _round_summary(x: _RoundInputs, span: RoundSpan) -> RoundSummary:
+    """The :class:`RoundSummary` of one round of ``x.run``."""
+    curve, mech = x.curve, x.mech
+    ev = x.events.get(span.round, {})
+    layers, counts = _round_layers(x.run, curve, x.chans, span, ev, x.cuts)
+    pruned = sum(lr.pruned for lr in layers)
+    kept = int(curve.kept[span.last].sum())
+    sh0, sh1 = int(curve.shed[span.first].sum()), int(curve.shed[span.last].sum())
+    n = int(curve.n_weights.sum())
+    onset, half = _onset(curve.shed.sum(axis=1), x.index.epoch, span)
+    return RoundSummary(
+        run_id=x.run.run_id,
+        round=span.round,
+        method=str(ev.get("method", "")),
+        rule=x.rule,
+        c=curve.c,
+        epoch_prune=float(ev.get("epoch", x.index.epoch[span.first])),
+        snapshot_prune=span.first,
+        snapshot_end=span.last,
+        n_weights=n,
+        pruned=pruned,
+        kept=kept,
+        shed_at_prune=sh0,
+        shed_end=sh1,
+        cascade_ratio=(sh1 - sh0) / pruned if pruned > 0 else float("nan"),
+        onset_epochs=onset,
+        half_time_epochs=half,
+        revived=None if x.revived is None else x.revived[span.round],
+        shed_fraction_end=sh1 / kept if kept else float("nan"),
+        sparsity=(n - kept) / n,
+        effective_sparsity=(n - kept + sh1) / n,
+        dead_channels_at_prune=counts["at_prune"],
+        dead_channels_end=counts["end"],
+        n_channels=counts["n_channels"],
+        test_acc=x.accuracy.get(span.round, float("nan")),
+        layers=tuple(layers),
+        dead_by_gamma_end=counts["gamma_end"],
+        dead_by_shed_end=counts["shed_end"],
+        kept_norm_prune=mech.total_norm(span.first),
+        kept_norm_end=mech.total_norm(span.last),
+        effective_step_peak=max(
+            (mech.mean_effective_step(t) for t in span.snapshots), default=float("nan")
+        ),
+    )
 
 
 def _round_layers(
@@ -404,7 +429,7 @@ class ChannelShedding:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return {k: _jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
+        return {k: jsonable(v) if k != "layers" else v for k, v in asdict(self).items()}
 
 
 def channel_shedding(

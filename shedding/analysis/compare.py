@@ -18,7 +18,7 @@ from typing import Any
 
 from shedding.analysis.controls import Attribution, attribution
 from shedding.analysis.runs import PathsOrDir
-from shedding.analysis.shed import _jsonable
+from shedding.analysis.serialize import jsonable
 from shedding.analysis.stats import GroupTest, MeanCI, group_test, mean_ci
 from shedding.analysis.summary import (
     RunSummary,
@@ -164,7 +164,7 @@ class Comparison:
                 for t in self.tests
             ],
             "runs": [s.to_dict() for s in self.runs],
-            "frontier": [{k: _jsonable(v) for k, v in p.items()} for p in self.frontier()],
+            "frontier": [{k: jsonable(v) for k, v in p.items()} for p in self.frontier()],
             "bad_files": [{"path": p, "reason": why} for p, why in self.bad],
         }
 

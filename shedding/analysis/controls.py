@@ -29,8 +29,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shedding.analysis import _cache
-from shedding.analysis.cascade import DEFAULT_DEAD, DeadCut, cascade_summary, dead_channels
-from shedding.analysis.shed import ShedCurve, _jsonable, shed_curve
+from shedding.analysis.cascade import (
+    DEFAULT_DEAD,
+    DeadCut,
+    LayerRound,
+    RoundSummary,
+    cascade_summary,
+    dead_channels,
+)
+from shedding.analysis.serialize import jsonable
+from shedding.analysis.shed import ShedCurve, shed_curve
 from shedding.analysis.stats import MeanCI, mean_ci
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
 from shedding.errors import DataError
@@ -69,9 +77,9 @@ class ExcessCurve:
                 "epoch": float(self.pruned.epoch[s]),
                 "round": int(self.pruned.round[s]),
                 "group": g,
-                "shed_fraction": _jsonable(p[s, gi]),
-                "control_shed_fraction": _jsonable(c[s, gi]),
-                "excess_shed_fraction": _jsonable(x[s, gi]),
+                "shed_fraction": jsonable(p[s, gi]),
+                "control_shed_fraction": jsonable(c[s, gi]),
+                "excess_shed_fraction": jsonable(x[s, gi]),
             }
             for s in range(len(self.pruned.step))
             for gi, g in enumerate(self.pruned.labels)
@@ -84,7 +92,7 @@ class ExcessCurve:
             "control_id": self.control_id,
             "pruned": self.pruned.to_dict(),
             "control": self.control.to_dict(),
-            "excess_fraction": _jsonable(self.excess_fraction),
+            "excess_fraction": jsonable(self.excess_fraction),
         }
 
 
@@ -170,8 +178,8 @@ class ExcessRound:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
         d = asdict(self)
-        d["layers"] = [{k: _jsonable(v) for k, v in x.items()} for x in d["layers"]]
-        return {k: _jsonable(v) if k != "layers" else v for k, v in d.items()}
+        d["layers"] = [{k: jsonable(v) for k, v in x.items()} for x in d["layers"]]
+        return {k: jsonable(v) if k != "layers" else v for k, v in d.items()}
 
 
 def _ratio(num: float, den: int) -> float:
@@ -196,75 +204,104 @@ def excess_summary(
     """
     check_pair(run, control)
     raw = cascade_summary(run, rule=rule, c=c, revivals=False, dead=dead)
-    cuts = {"dead_shed": dead.shed, "dead_gamma": dead.gamma}
+    pair = _pair_curves(run, control, rule=rule, c=c, dead=dead)
+    return [_excess_round(run, control, rule, r, pair) for r in raw]
+
+
+@dataclass(frozen=True, eq=False)
+class _PairCurves:
+    """Per-channel and per-layer shed curves of a run and of its control (counted on the
+    run's kept set), both runs' BatchNorm γ per layer, and the dead-channel cut-offs."""
+
+    channels: ShedCurve
+    control_channels: ShedCurve
+    layers: ShedCurve
+    control_layers: ShedCurve
+    gamma: dict[str, np.ndarray | None]
+    control_gamma: dict[str, np.ndarray | None]
+    cuts: dict[str, float]  # dead_channels' keyword arguments
+
+
+def _pair_curves(run: Run, control: Run, *, rule: str, c: float, dead: DeadCut) -> _PairCurves:
+    """The curves and γ that every round of :func:`excess_summary` reads."""
     pc = shed_curve(run, rule=rule, c=c, per="channel")
     cc = shed_curve(control, rule=rule, c=c, per="channel", kept_from=run)
-    pl, cl = pc.aggregate("layer"), cc.aggregate("layer")
-    gam_p = {i.name: _cache.stats(run, i.name).bn_gamma for i in run.layers}
-    gam_c = {i.name: _cache.stats(control, i.name).bn_gamma for i in control.layers}
-    out = []
-    for r in raw:
-        s0, s1 = r.snapshot_prune, r.snapshot_end
-        src1 = int(cc.source_snapshot[s1])
-        aligned0 = bool(cl.defined[s0].all())
-        layers = []
-        for li, lr in enumerate(r.layers):
-            ch = np.flatnonzero(np.asarray(pc.layer) == lr.layer)
-            gp, gc = gam_p[lr.layer], gam_c.get(lr.layer)
-            d_p = int(dead_channels(pc.kept[s1, ch], pc.shed[s1, ch], _row(gp, s1), **cuts).sum())
-            d_c = NAN
-            if src1 >= 0:
-                d_c = float(
-                    dead_channels(cc.kept[s1, ch], cc.shed[s1, ch], _row(gc, src1), **cuts).sum()
-                )
-            c0 = float(cl.shed[s0, li]) if aligned0 else float(pl.shed[s0, li])
-            c1 = float(cl.shed[s1, li]) if cl.defined[s1, li] else NAN
-            layers.append(
-                ExcessLayer(
-                    layer=lr.layer,
-                    pruned=lr.pruned,
-                    cascade_ratio=lr.cascade_ratio,
-                    control_ratio=_ratio(c1 - c0, lr.pruned),
-                    excess_cascade_ratio=_ratio(
-                        (lr.shed_end - lr.shed_at_prune) - (c1 - c0), lr.pruned
-                    ),
-                    dead_channels=d_p,
-                    control_dead_channels=d_c,
-                    excess_dead_channels=d_p - d_c,
-                    n_channels=lr.n_channels,
-                )
-            )
-        c0 = float(cl.shed[s0].sum()) if aligned0 else float(r.shed_at_prune)
-        c1 = float(cl.shed[s1].sum()) if cl.defined[s1].all() else NAN
-        d_c = float(sum(x.control_dead_channels for x in layers))
-        out.append(
-            ExcessRound(
-                run_id=run.run_id,
-                control_id=control.run_id,
-                round=r.round,
-                rule=rule,
-                c=r.c,
-                pruned=r.pruned,
-                kept=r.kept,
-                shed_at_prune=r.shed_at_prune,
-                shed_end=r.shed_end,
-                control_shed_at_prune=c0,
-                control_shed_end=c1,
-                control_aligned_at_prune=aligned0,
-                cascade_ratio=r.cascade_ratio,
-                control_ratio=_ratio(c1 - c0, r.pruned),
-                excess_cascade_ratio=_ratio((r.shed_end - r.shed_at_prune) - (c1 - c0), r.pruned),
-                shed_fraction_end=r.shed_fraction_end,
-                control_shed_fraction_end=c1 / r.kept if r.kept else NAN,
-                excess_shed_fraction_end=(r.shed_end - c1) / r.kept if r.kept else NAN,
-                dead_channels_end=r.dead_channels_end,
-                control_dead_channels_end=d_c,
-                excess_dead_channels=r.dead_channels_end - d_c,
-                n_channels=r.n_channels,
-                layers=tuple(layers),
-            )
-        )
-    return out
+    return _PairCurves(
+        channels=pc,
+        control_channels=cc,
+        layers=pc.aggregate("layer"),
+        control_layers=cc.aggregate("layer"),
+        gamma={i.name: _cache.stats(run, i.name).bn_gamma for i in run.layers},
+        control_gamma={i.name: _cache.stats(control, i.name).bn_gamma for i in control.layers},
+        cuts={"dead_shed": dead.shed, "dead_gamma": dead.gamma},
+    )
+
+
+def _excess_round(
+    run: Run, control: Run, rule: str, r: RoundSummary, p: _PairCurves
+) -> ExcessRound:
+    """One round of ``run`` against ``control``; at-prune control counts fall back to the
+    run's own when the control has no snapshot aligned to the prune."""
+    s0, s1 = r.snapshot_prune, r.snapshot_end
+    aligned0 = bool(p.control_layers.defined[s0].all())
+    layers = tuple(_excess_layer(p, r, li, lr, aligned0) for li, lr in enumerate(r.layers))
+    cl = p.control_layers
+    c0 = float(cl.shed[s0].sum()) if aligned0 else float(r.shed_at_prune)
+    c1 = float(cl.shed[s1].sum()) if cl.defined[s1].all() else NAN
+    d_c = float(sum(x.control_dead_channels for x in layers))
+    return ExcessRound(
+        run_id=run.run_id,
+        control_id=control.run_id,
+        round=r.round,
+        rule=rule,
+        c=r.c,
+        pruned=r.pruned,
+        kept=r.kept,
+        shed_at_prune=r.shed_at_prune,
+        shed_end=r.shed_end,
+        control_shed_at_prune=c0,
+        control_shed_end=c1,
+        control_aligned_at_prune=aligned0,
+        cascade_ratio=r.cascade_ratio,
+        control_ratio=_ratio(c1 - c0, r.pruned),
+        excess_cascade_ratio=_ratio((r.shed_end - r.shed_at_prune) - (c1 - c0), r.pruned),
+        shed_fraction_end=r.shed_fraction_end,
+        control_shed_fraction_end=c1 / r.kept if r.kept else NAN,
+        excess_shed_fraction_end=(r.shed_end - c1) / r.kept if r.kept else NAN,
+        dead_channels_end=r.dead_channels_end,
+        control_dead_channels_end=d_c,
+        excess_dead_channels=r.dead_channels_end - d_c,
+        n_channels=r.n_channels,
+        layers=layers,
+    )
+
+
+def _excess_layer(
+    p: _PairCurves, r: RoundSummary, li: int, lr: LayerRound, aligned0: bool
+) -> ExcessLayer:
+    """Layer ``li``'s share of round ``r`` against the control (see :func:`_excess_round`)."""
+    s0, s1 = r.snapshot_prune, r.snapshot_end
+    pc, cc, pl, cl = p.channels, p.control_channels, p.layers, p.control_layers
+    ch = np.flatnonzero(np.asarray(pc.layer) == lr.layer)
+    gp, gc = p.gamma[lr.layer], p.control_gamma.get(lr.layer)
+    d_p = int(dead_channels(pc.kept[s1, ch], pc.shed[s1, ch], _row(gp, s1), **p.cuts).sum())
+    d_c = NAN
+    src1 = int(cc.source_snapshot[s1])
+    if src1 >= 0:
+        d_c = float(dead_channels(cc.kept[s1, ch], cc.shed[s1, ch], _row(gc, src1), **p.cuts).sum())
+    c0 = float(cl.shed[s0, li]) if aligned0 else float(pl.shed[s0, li])
+    c1 = float(cl.shed[s1, li]) if cl.defined[s1, li] else NAN
+    return ExcessLayer(
+        layer=lr.layer,
+        pruned=lr.pruned,
+        cascade_ratio=lr.cascade_ratio,
+        control_ratio=_ratio(c1 - c0, lr.pruned),
+        excess_cascade_ratio=_ratio((lr.shed_end - lr.shed_at_prune) - (c1 - c0), lr.pruned),
+        dead_channels=d_p,
+        control_dead_channels=d_c,
+        excess_dead_channels=d_p - d_c,
+        n_channels=lr.n_channels,
+    )
 
 
 def _row(gamma: np.ndarray | None, s: int) -> np.ndarray | None:

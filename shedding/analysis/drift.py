@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shedding.analysis import _cache, _stream
-from shedding.analysis.shed import _jsonable
+from shedding.analysis.serialize import jsonable
 from shedding.analysis.thresholds import (
     DEFAULT_C,
     DEFAULT_RULE,
@@ -104,9 +104,9 @@ class MaskDrift:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the fields and the global distances."""
-        out = {k: _jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
+        out = {k: jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
         for k in ("hamming_prev", "jaccard_prev", "hamming_ref", "jaccard_ref"):
-            out[k] = _jsonable(getattr(self, k))
+            out[k] = jsonable(getattr(self, k))
         return out
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from shedding.analysis import _cache, _stream
 from shedding.analysis.drift import sets_at
-from shedding.analysis.shed import _jsonable
+from shedding.analysis.serialize import jsonable
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
 from shedding.errors import ConfigError, DataError
 
@@ -58,7 +58,7 @@ class GmpOverlap:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return {k: _jsonable(v) for k, v in asdict(self).items()}
+        return {k: jsonable(v) for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,6 +18,7 @@ import numpy as np
 
 from shedding.analysis import _cache, _stream
 from shedding.analysis._align import align
+from shedding.analysis.serialize import finite_or_none, jsonable
 from shedding.analysis.thresholds import (
     DEFAULT_C,
     DEFAULT_RULE,
@@ -145,8 +146,8 @@ class ShedCurve:
                         "group": label,
                         "kept": int(self.kept[s, gi]),
                         "shed": int(self.shed[s, gi]),
-                        "shed_fraction": _f(frac[s, gi]),
-                        "effective_sparsity": _f(eff[s, gi]),
+                        "shed_fraction": finite_or_none(frac[s, gi]),
+                        "effective_sparsity": finite_or_none(eff[s, gi]),
                     }
                 )
         return rows
@@ -155,9 +156,9 @@ class ShedCurve:
         """JSON-ready dict of every field (arrays as nested lists, NaN as None)."""
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
-            out[name] = _jsonable(getattr(self, name))
-        out["shed_fraction"] = _jsonable(self.shed_fraction)
-        out["effective_sparsity"] = _jsonable(self.effective_sparsity)
+            out[name] = jsonable(getattr(self, name))
+        out["shed_fraction"] = jsonable(self.shed_fraction)
+        out["effective_sparsity"] = jsonable(self.effective_sparsity)
         return out
 
 
@@ -325,23 +326,4 @@ def _replace_groups(curve: ShedCurve, **changes: Any) -> ShedCurve:
 def _check(value: str, valid: tuple[str, ...], what: str) -> str:
     if value not in valid:
         raise ConfigError(f"{what}={value!r} is not one of {list(valid)}")
-    return value
-
-
-def _f(x: float) -> float | None:
-    return None if not np.isfinite(x) else float(x)
-
-
-def _jsonable(value: Any) -> Any:
-    """Numpy arrays and scalars to lists and Python numbers; NaN/inf to None."""
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "f":
-            return [_jsonable(v) for v in value] if value.ndim > 1 else [_f(v) for v in value]
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, float | np.floating):
-        return _f(float(value))
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
     return value

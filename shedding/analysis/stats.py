@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from shedding.analysis.serialize import jsonable
+
 BOOTSTRAP_SEED = 0  # fixed: the same values always give the same interval
 N_BOOTSTRAP = 10_000
 LEVEL = 0.95
@@ -42,18 +44,22 @@ def bootstrap_ci(
         >>> 1.0 <= lo <= 2.5 <= hi <= 4.0
         True
     """
+    from scipy import stats  # slow to import (~1 s): only when an interval is asked for
+
     v = finite(values)
     if len(v) == 0:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
-
-
-def _none_for_nan(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in d.items()}
+    if len(v) == 1:  # scipy needs two values to resample; one gives the degenerate (v, v)
+        return float(v[0]), float(v[0])
+    res = stats.bootstrap(
+        (v,),
+        np.mean,
+        n_resamples=n_boot,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class MeanCI:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return _none_for_nan(asdict(self))
+        return {k: jsonable(v) for k, v in asdict(self).items()}
 
 
 #: Below this many values the percentile bootstrap undercovers badly (with 2 seeds its
@@ -92,8 +98,11 @@ def t_interval(
     v = finite(values)
     if len(v) < 2:
         return float("nan"), float("nan")
-    half = stats.t.ppf((1 + level) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return float(v.mean() - half), float(v.mean() + half)
+    # the standard t's quantiles, scaled here: scipy's scale must be > 0, and identical
+    # values (no spread) give the degenerate (mean, mean)
+    q_lo, q_hi = stats.t.interval(level, len(v) - 1)
+    s, root_n = v.std(ddof=1), np.sqrt(len(v))
+    return float(v.mean() + q_lo * s / root_n), float(v.mean() + q_hi * s / root_n)
 
 
 def mean_ci(values: Sequence[float] | np.ndarray) -> MeanCI:
@@ -124,7 +133,7 @@ class GroupTest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None)."""
-        return _none_for_nan(asdict(self))
+        return {k: jsonable(v) for k, v in asdict(self).items()}
 
 
 def group_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> GroupTest:

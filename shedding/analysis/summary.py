@@ -25,7 +25,7 @@ from shedding.analysis.runs import (
     find_control,
     load_runs,
 )
-from shedding.analysis.shed import _jsonable
+from shedding.analysis.serialize import jsonable
 from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE
 from shedding.errors import DataError
 from tracking import open_run
@@ -92,7 +92,7 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, rounds and excess rounds included."""
-        out = {k: _jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
+        out = {k: jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
         out["rounds"] = [r.to_dict() for r in self.rounds]
         out["excess"] = [x.to_dict() for x in self.excess]
         return out
