@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -170,8 +170,10 @@ def stream_sets(
             src = block if source is None else [int(source[s]) for s in block]
             have = [(s, r) for s, r in zip(block, src, strict=True) if r >= 0]
             got = {s: j for j, (s, _) in enumerate(have)}
-            masks = read_rows(mask_src, info.name, "mask", [s for s, _ in have]) if have else []
-            mags = read_rows(run, info.name, "magnitude", [r for _, r in have]) if have else []
+            masks: Any = (
+                read_rows(mask_src, info.name, "mask", [s for s, _ in have]) if have else []
+            )
+            mags: Any = read_rows(run, info.name, "magnitude", [r for _, r in have]) if have else []
             for s in block:
                 if s not in got:
                     yield li, s, None

@@ -356,7 +356,8 @@ def _onset(shed: np.ndarray, epoch: np.ndarray, span: RoundSpan) -> tuple[float,
 def _round_accuracy(metrics: dict[str, np.ndarray]) -> dict[int, float]:
     """Last logged test accuracy per round."""
     acc: dict[int, float] = {}
-    rounds, values = metrics.get("round", []), metrics.get("test_acc", [])
+    rounds: Any = metrics.get("round", [])
+    values: Any = metrics.get("test_acc", [])
     for r, a in zip(rounds, values, strict=False):
         if np.isfinite(a):
             acc[int(r)] = float(a)

@@ -119,7 +119,8 @@ def _stored(run: Run, rule: str, c: float, method: str) -> bool:
     if method not in ("auto", "stream"):
         raise ConfigError(f"method={method!r} is not one of ['auto', 'stream']")
     gi = grid_index(run, rule, c)
-    return method == "auto" and rule == DEFAULT_RULE and gi is not None and np.isclose(c, DEFAULT_C)
+    on_grid = gi is not None and bool(np.isclose(c, DEFAULT_C))
+    return method == "auto" and rule == DEFAULT_RULE and on_grid
 
 
 def effective_sets(

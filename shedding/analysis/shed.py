@@ -203,7 +203,7 @@ def shed_curve(
     c_used = float(ref.grids[get_rule(rule).grid][gi]) if gi is not None else float(c)
     stats_ok = kept_from is None and gi is not None
     if per == "channel":  # per-channel counts are stored at the default rule only
-        stats_ok = stats_ok and rule == DEFAULT_RULE and np.isclose(c_used, DEFAULT_C)
+        stats_ok = stats_ok and rule == DEFAULT_RULE and bool(np.isclose(c_used, DEFAULT_C))
     if method == "stats" and not stats_ok:
         raise ConfigError(
             f"no stored counts for rule={rule!r} c={c!r} per={per!r}"
@@ -299,15 +299,18 @@ def _layer_columns(run: Run, per: str) -> np.ndarray:
 def _groups(run: Run, per: str) -> tuple[tuple[str, ...], tuple[str, ...], np.ndarray, np.ndarray]:
     """(labels, layer, channel, n_weights) of the fine groups."""
     if per == "channel":
-        labels, layers, chans, sizes = [], [], [], []
+        labels: list[str] = []
+        layers: list[str] = []
+        chans: list[int] = []
+        fans: list[int] = []
         for info in run.layers:
             fan = info.n_weights // max(info.n_channels, 1)
             for ch in range(info.n_channels):
                 labels.append(f"{info.name}[{ch}]")
                 layers.append(info.name)
                 chans.append(ch)
-                sizes.append(fan)
-        return tuple(labels), tuple(layers), np.array(chans, np.int64), np.array(sizes, np.int64)
+                fans.append(fan)
+        return tuple(labels), tuple(layers), np.array(chans, np.int64), np.array(fans, np.int64)
     names = tuple(info.name for info in run.layers)
     sizes = np.array([info.n_weights for info in run.layers], dtype=np.int64)
     return names, names, np.full(len(names), -1, dtype=np.int64), sizes

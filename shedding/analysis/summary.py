@@ -212,9 +212,8 @@ def summarize_loaded(
     for run in rs.runs:
         opened = None
         try:
-            if control is not None:
-                ctl = control
-            else:
+            ctl: Run | None = control
+            if ctl is None:
                 ctl, was_opened = find_control(run, among=rs.runs)
                 opened = ctl if was_opened else None
             out.append(
