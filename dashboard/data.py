@@ -21,7 +21,7 @@ from dashboard.store import CachedRun
 from shedding.analysis.cascade import cascade_summary
 from shedding.analysis.controls import ExcessRound, excess_summary
 from shedding.analysis.shed import ShedCurve, shed_curve
-from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, THRESHOLD_RULES, get_rule, tau_f32
+from shedding.analysis.thresholds import DEFAULT_C, DEFAULT_RULE, THRESHOLD_RULES, get_rule
 from tracking import open_run
 
 ALL = "(all layers)"
@@ -178,11 +178,6 @@ def prune_snapshots(run: CachedRun) -> list[int]:
     return [int(ev["n_snapshots"]) for ev in run.events if "n_snapshots" in ev]
 
 
-def layer_tau(run: CachedRun, layer: str, rule: str, c: float) -> np.ndarray:
-    """(S,) threshold in force for ``layer`` (as the writer rounds it); NaN = unknown."""
-    return tau_f32(c, get_rule(rule).scale(run.stats(layer))).astype(float)
-
-
 # --------------------------------------------------------------------------- per layer
 
 
@@ -207,25 +202,3 @@ def channel_fraction(run: CachedRun, layer: str) -> np.ndarray:
     kept = st.channel_kept.astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(kept > 0, st.channel_shed / np.maximum(kept, 1), np.nan)
-
-
-def sample_fates(run: CachedRun, layer: str, rule: str, c: float) -> tuple[np.ndarray, np.ndarray]:
-    """Sampled weights of a layer (S, K) and each one's fate at the last snapshot.
-
-    Fates: ``pruned`` (the last mask removes it), ``shed`` (kept, below τ now),
-    ``revived`` (kept, below τ at an earlier snapshot, at or above it now), ``kept``.
-    Magnitudes are rounded to float16 first, as the stored statistics are.
-    """
-    idx, values = run.samples(layer)
-    n = values.shape[0]
-    if n == 0:
-        return values, np.array([], dtype=str)
-    mask = run.mask(layer, n - 1).reshape(-1)[idx]  # (K,) one bitset row of one snapshot
-    mag = np.abs(values).astype(np.float16).astype(np.float64)  # (S, K)
-    tau = layer_tau(run, layer, rule, c)[:, None]  # (S, 1); NaN -> nothing shed
-    below = np.where(np.isnan(tau), False, mag < np.nan_to_num(tau, nan=0.0))
-    fates = np.full(idx.shape, "kept", dtype=object)
-    fates[below[:-1].any(axis=0) & ~below[-1]] = "revived"
-    fates[below[-1]] = "shed"
-    fates[~mask] = "pruned"
-    return values, fates.astype(str)

@@ -34,6 +34,7 @@ from dashboard.views.common import (
 from dashboard.views.graphs import graph
 from dashboard.views.summary import summary_table
 from shedding.analysis.control_counts import ControlCounts, control_counts_job
+from shedding.analysis.fates import layer_tau, sample_fates
 from shedding.analysis.thresholds import grid_index
 from shedding.figures import (
     PALETTE,
@@ -349,7 +350,7 @@ def hist(
     c = grid_value(rule, vidx)
     with store.open(rid) as run:
         counts, edges = data.layer_hist(run, layer)
-        tau = data.layer_tau(run, layer, rule, c)
+        tau = layer_tau(run, layer, rule, c)
         return hist_heatmap(
             counts,
             edges,
@@ -389,8 +390,8 @@ def trajectories(
     layer_tab_shown(tab)
     c = grid_value(rule, vidx)
     with store.open(rid) as run:
-        values, fates = data.sample_fates(run, layer, rule, c)
-        tau = data.layer_tau(run, layer, rule, c)
+        values, fates = sample_fates(run, layer, rule, c)
+        tau = layer_tau(run, layer, rule, c)
         epoch, epochs = run.index.epoch, data.prune_epochs(run)
     return trajectories_figure(
         epoch,

@@ -12,6 +12,7 @@ from dashboard.store import CachedRun
 from shedding.analysis.cascade import cascade_summary
 from shedding.analysis.control_counts import control_counts
 from shedding.analysis.controls import excess_curve
+from shedding.analysis.fates import sample_fates
 from shedding.analysis.shed import shed_curve
 from shedding.analysis.thresholds import THRESHOLD_RULES, get_rule
 from tracking import RunWriter, open_run
@@ -32,7 +33,7 @@ def control(runs_dir):
 def test_sample_fates_match_the_planted_fates(pruned):
     truth = _State(PRUNED)
     for spec in SMALL_LAYERS:
-        values, fates = data.sample_fates(pruned, spec.name, "layer_relative", 0.01)
+        values, fates = sample_fates(pruned, spec.name, "layer_relative", 0.01)
         idx, _ = pruned.samples(spec.name)
         flat = {
             k: v.reshape(-1)[idx]
@@ -51,7 +52,7 @@ def test_sample_fates_match_the_planted_fates(pruned):
         np.testing.assert_array_equal(fates, expected, err_msg=spec.name)
     assert {"pruned", "revived", "shed", "kept"} <= set(
         np.concatenate(
-            [data.sample_fates(pruned, s.name, "layer_relative", 0.01)[1] for s in SMALL_LAYERS]
+            [sample_fates(pruned, s.name, "layer_relative", 0.01)[1] for s in SMALL_LAYERS]
         )
     )
 
