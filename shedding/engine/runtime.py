@@ -27,47 +27,23 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_batches(bundle: Any, cfg: ExperimentConfig, info: DistInfo) -> tuple[Any, Any]:
+    """The run's training and test batches: in-memory tensors when the data set has them
+    (MNIST-1D), else a DataLoader; sharded over torchrun's ranks, seeded by the config."""
     dc = cfg.data
+    common: dict[str, Any] = {"seed": cfg.seed, "rank": info.rank, "world": info.world}
     if bundle.train_tensors is not None:
         aug = bundle.augment if dc.augment else None
-        x_train, y_train = bundle.train_tensors
-        x_test, y_test = bundle.test_tensors
+        (x, y), (xt, yt) = bundle.train_tensors, bundle.test_tensors
         train: TensorBatches | LoaderBatches = TensorBatches(
-            x_train,
-            y_train,
-            dc.batch_size,
-            seed=cfg.seed,
-            augment=aug,
-            rank=info.rank,
-            world=info.world,
+            x, y, dc.batch_size, augment=aug, **common
         )
         test: TensorBatches | LoaderBatches = TensorBatches(
-            x_test,
-            y_test,
-            dc.test_batch_size,
-            seed=cfg.seed,
-            shuffle=False,
-            rank=info.rank,
-            world=info.world,
+            xt, yt, dc.test_batch_size, shuffle=False, **common
         )
     else:
-        train = LoaderBatches(
-            bundle.train,
-            dc.batch_size,
-            seed=cfg.seed,
-            num_workers=dc.num_workers,
-            rank=info.rank,
-            world=info.world,
-        )
-        test = LoaderBatches(
-            bundle.test,
-            dc.test_batch_size,
-            seed=cfg.seed,
-            shuffle=False,
-            num_workers=dc.num_workers,
-            rank=info.rank,
-            world=info.world,
-        )
+        common["num_workers"] = dc.num_workers
+        train = LoaderBatches(bundle.train, dc.batch_size, **common)
+        test = LoaderBatches(bundle.test, dc.test_batch_size, shuffle=False, **common)
     return train, test
 
 
