@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from shedding.paths import data_root as resolve_data_root
-from shedding.studies.regimes import demo_summary, write_regime_findings
-from shedding.study import STUDIES, run_study
+from shedding.studies.catalog import get
+from shedding.studies.regimes import demo_summary
+from shedding.study import findings_writer, run_study
 from shedding.sweep import run_sweep
 
 
@@ -26,8 +27,8 @@ def run_demo(
     if full:
         code = run_study("full", data_root=root, runs_dir=rdir, jobs=jobs)
     else:
-        code = run_sweep(STUDIES["quick"][0], data_root=root, runs_dir=rdir, jobs=jobs)
-        tables = write_regime_findings("quick", rdir, root / "study" / "quick")
+        code = run_sweep(get("quick").sweeps[0], data_root=root, runs_dir=rdir, jobs=jobs)
+        tables = findings_writer("quick")("quick", rdir, root / "study" / "quick")
         print("\n" + demo_summary("quick", rdir))
         print(f"\nfindings tables (mean ± 95% interval over seeds): {tables}")
     print(
