@@ -88,7 +88,7 @@ def sweep_seconds(study: str, root: Path, jobs: int) -> float:
     from shedding.sweep import run_sweep
 
     t0 = time.perf_counter()
-    for part in STUDIES[study]:
+    for part in STUDIES[study].sweeps:
         run_sweep(part, data_root=root, runs_dir=root / "runs", jobs=jobs, progress=False)
     return time.perf_counter() - t0
 

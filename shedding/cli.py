@@ -164,7 +164,7 @@ def _cmd_study(a: argparse.Namespace) -> int:
 
 
 def _cmd_demo(a: argparse.Namespace) -> int:
-    from shedding.sweep import run_demo
+    from shedding.studies.demo import run_demo
 
     return run_demo(data_root=a.data_root, runs_dir=a.runs_dir, jobs=a.jobs, full=a.full)
 

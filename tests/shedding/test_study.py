@@ -12,6 +12,9 @@ from shedding.analysis import summarize_run
 from shedding.cli import main
 from shedding.config import parse_override
 from shedding.engine import identity
+from shedding.studies import first
+from shedding.studies.catalog import Part, Study
+from shedding.studies.tables import fmt
 from shedding.sweep import expand, read_sweep
 from tracking import open_run
 
@@ -45,7 +48,9 @@ def tiny_study(tmp_path, monkeypatch):
             {"retrain.protocol": ["scratch", "reduced"], "seed": [0]},
         ),
     )
-    monkeypatch.setitem(study.STUDIES, "tiny", parts)
+    kinds = ("main", "iterative", "reduced")
+    entry = Study("tiny", tuple(map(Part, parts, kinds)), "shedding.studies.first:write_findings")
+    monkeypatch.setitem(study.STUDIES, "tiny", entry)
     return parts
 
 
@@ -98,13 +103,13 @@ def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
     rnd = [_acc(path("random", "lrr", s)) for s in (0, 1)]
     lrr_table = text.split("after LRR")[1]
     cells = _row(lrr_table, ["80%"])
-    assert cells[1] == study.fmt(gmp) and cells[2] == study.fmt(rnd)
-    assert cells[5] == study.fmt([g - r for g, r in zip(gmp, rnd, strict=True)], 1, 100, sign=True)
+    assert cells[1] == fmt(gmp) and cells[2] == fmt(rnd)
+    assert cells[5] == fmt([g - r for g, r in zip(gmp, rnd, strict=True)], 1, 100, sign=True)
     # Q3: the iterative row exists; Q4: the reduced network's accuracy is its run's
     assert _row(text, ["iterative (50%/round) 75%"])[3] != "–"
     (red_cfg,) = [c for p, c in configs if c.retrain.protocol == "reduced"]
     q4 = _row(text.split("**Q4")[1], ["80%"])
-    assert q4[5] == study.fmt([_acc(identity.run_path(rdir, red_cfg))])
+    assert q4[5] == fmt([_acc(identity.run_path(rdir, red_cfg))])
     # Q5: GMP's own mask is GMP's set on the dense weights; a random mask is not
     j_gmp = float(_row(text.split("**Q5")[1], ["gmp", "80%"])[4].split(" ")[0])
     j_rnd = float(_row(text.split("**Q5")[1], ["random", "80%"])[4].split(" ")[0])
@@ -126,8 +131,9 @@ def test_unknown_study_and_empty_runs_dir_fail_clearly(tmp_path, capsys):
 
 
 def test_builtin_studies_expand_and_every_part_has_a_role():
-    for name, parts in study.STUDIES.items():
-        if study.findings_writer(name) is study.write_findings:
+    for name, entry in study.STUDIES.items():
+        parts = entry.sweeps
+        if study.findings_writer(name) is first.write_findings:
             assert study.part_kind(name, parts[0]) == "main"
             assert all(study.part_kind(name, p) for p in parts)
     full = study.study_configs("full")
@@ -162,7 +168,10 @@ def test_demo_prints_the_run_table_and_a_sentence_per_regime(
         {"mild": {}, "strong": {"retrain.weight_decay": 0.05, "retrain.lr": 0.4}},
         {"prune.method": ["gmp"], "seed": [0, 1]},
     )
-    monkeypatch.setitem(study.STUDIES, "quick", (quick,))
+    entry = Study(
+        "quick", (Part(quick, "cases"),), "shedding.studies.regimes:write_regime_findings"
+    )
+    monkeypatch.setitem(study.STUDIES, "quick", entry)
     rdir = tmp_path / "runs"
     args = ["demo", "--data-root", str(data_root), "--runs-dir", str(rdir), "--jobs", "2"]
     assert main(args) == 0
@@ -177,3 +186,36 @@ def test_demo_prints_the_run_table_and_a_sentence_per_regime(
     assert "shedding dashboard" in out  # what to do next
     text = tables.read_text()
     assert "| strong | clr | gmp | 2 |" in text and "Control-to-control noise" in text
+
+
+def test_the_manifest_names_parts_kinds_and_writers_and_bad_entries_fail_clearly(tmp_path):
+    from shedding.errors import ConfigError
+    from shedding.studies import catalog, regimes
+
+    assert study.STUDIES["full"].sweeps[:3] == ("full", "full-scratch-reduced", "full-iterative")
+    assert study.part_kind("full", "full-regimes-nobn") == "regime"
+    assert study.findings_writer("regimes") is regimes.write_regime_findings
+    with pytest.raises(ConfigError, match="not a part of study 'full'"):
+        study.part_kind("full", "regimes")
+    text = '[a]\nfindings = "m:f"\nparts = [{ sweep = "x.toml", kind = "main" }]\n'
+    assert catalog.read_manifest(text)["a"].parts == (Part("x.toml", "main"),)
+    for bad in (
+        '[a]\nparts = [{ sweep = "x" }]\nfindings = "m:f"',
+        '[a]\nparts = []\nfindings = "m"',
+    ):
+        with pytest.raises(ConfigError, match="study 'a'"):
+            catalog.read_manifest(bad)
+
+
+def test_a_study_whose_kinds_or_writer_do_not_fit_fails_clearly(tmp_path, monkeypatch):
+    from shedding.errors import ConfigError
+
+    part = _sweep(tmp_path / "one.toml", {}, {"seed": [0]})
+    wrong = Study("wrong", (Part(part, "cases"),), "shedding.studies.first:write_findings")
+    monkeypatch.setitem(study.STUDIES, "wrong", wrong)
+    with pytest.raises(ConfigError, match="kinds its findings do not use"):
+        first.write_findings("wrong", tmp_path, tmp_path / "out")
+    missing = Study("missing", (Part(part, "main"),), "shedding.studies.nope:write")
+    monkeypatch.setitem(study.STUDIES, "missing", missing)
+    assert main(["study", "missing", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert not (tmp_path / "runs").exists()  # it fails before running anything
