@@ -1,14 +1,19 @@
 """One writer per run file: an advisory lock held for the writer's whole lifetime.
 
-The lock is ``<run file>.lock`` beside the run, locked with ``flock`` and holding the
+The lock is ``<run file>.lock`` beside the run, locked with :class:`filelock.FileLock`
+(``flock`` on POSIX, which NFS and Lustre honour when mounted with locking) and holding the
 owner's PID and host; it is removed when the writer ends. The kernel drops the lock when
 its owner dies (even by SIGKILL), so a lock file left by a crashed process is stale by
 construction: the next writer locks it and writes its own PID. A second writer on a
-live run is refused with a :class:`RunLocked` naming the live owner.
+live run is refused at once with a :class:`RunLocked` naming the live owner (filelock
+never truncates a file it has not locked, so the owner's line survives a refused try).
+On a file system without ``flock`` taking the lock fails with an OSError: filelock's soft
+fallback (a lock file's mere existence) would outlive a SIGKILL.
 
 Holding is re-entrant within one process (the experiment takes the lock before its
 dense phase, the :class:`~tracking.RunWriter` it later opens takes it again), so the
-lock is released when the last holder in this process lets go.
+lock is released when the last holder in this process lets go. A forked child holds
+nothing: filelock closes the inherited descriptor there, and the child forgets the count.
 """
 
 from __future__ import annotations
@@ -17,12 +22,26 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracking.errors import RunLocked
 
-_HELD: dict[str, list[int]] = {}  # realpath of lock file -> [fd, holders in this process]
+if TYPE_CHECKING:
+    import filelock
+
+
+@dataclass
+class _Held:
+    lock: filelock.FileLock
+    holders: int  # RunLocks of this process not yet released
+
+
+_HELD: dict[str, _Held] = {}  # realpath of the lock file -> its lock in this process
 _GUARD = threading.Lock()
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_HELD.clear)
 
 
 def lock_path(run_path: str | os.PathLike[str]) -> Path:
@@ -45,39 +64,26 @@ def lock_owner(run_path: str | os.PathLike[str]) -> str:
     return "an unknown process"
 
 
-def _flock(fd: int) -> None:
-    """Exclusive non-blocking flock (BlockingIOError when held). Without fcntl (Windows,
-    where runs are only read) the lock file is written but not enforced."""
-    try:
-        import fcntl
-    except ImportError:
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _acquire(path: Path, run_path: Path) -> int:
-    """Lock ``path`` (created if needed) and write our PID and host; returns the fd."""
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            _flock(fd)
-        except BlockingIOError:
-            os.close(fd)
-            raise RunLocked(
-                f"{run_path} is being written by {lock_owner(run_path)}; fix: wait for that "
-                "run to end, or stop it (kill the PID) and continue it with --resume"
-            ) from None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)  # its owner unlinked it between our open and our lock: try again
-    # the lock is ours: a PID left in the file is a dead (stale) owner's
+def _write_owner(fd: int) -> None:
+    """Record our PID and host in the lock file we have just locked (a PID left in it is a
+    dead, stale owner's)."""
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-    return fd
+
+
+def _acquire(path: Path, run_path: Path) -> filelock.FileLock:
+    """Lock ``path`` (created if needed) without waiting; the lock file names us."""
+    import filelock  # tens of ms: only writers lock, and readers import tracking too
+
+    lock = filelock.FileLock(path, thread_local=False, on_acquired=_write_owner)
+    try:
+        lock.acquire(blocking=False)
+    except filelock.Timeout:
+        raise RunLocked(
+            f"{run_path} is being written by {lock_owner(run_path)}; fix: wait for that "
+            "run to end, or stop it (kill the PID) and continue it with --resume"
+        ) from None
+    return lock
 
 
 class RunLock:
@@ -96,10 +102,9 @@ class RunLock:
         with _GUARD:
             held = _HELD.get(self._key)
             if held is not None:
-                held[1] += 1
+                held.holders += 1
                 return
-            fd = _acquire(self.path, self.run_path)
-            _HELD[self._key] = [fd, 1]
+            _HELD[self._key] = _Held(_acquire(self.path, self.run_path), 1)
 
     def release(self) -> None:
         """Let go (idempotent); the lock is freed when this process's last holder lets go."""
@@ -107,14 +112,18 @@ class RunLock:
             if self._released:
                 return
             self._released = True
-            held = _HELD[self._key]
-            held[1] -= 1
-            if held[1] == 0:
+            held = _HELD.get(self._key)
+            if held is None:  # a forked child's copy: the lock is the parent's
+                return
+            held.holders -= 1
+            if held.holders == 0:
                 del _HELD[self._key]
-                # unlink while still locked: a waiter that opened the old file sees it is
-                # gone (see _acquire) and retries on a new one
-                self.path.unlink(missing_ok=True)
-                os.close(held[0])
+                # unlink while still locked: a waiter that locks the old file sees it is
+                # gone (filelock checks st_nlink) and retries on a new one. Windows' FileLock
+                # removes the file itself, once unlocked.
+                if os.name != "nt":
+                    self.path.unlink(missing_ok=True)
+                held.lock.release()
 
     def __enter__(self) -> RunLock:
         return self
