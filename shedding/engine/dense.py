@@ -190,7 +190,7 @@ class _Checkpoint(Callback):
         )
 
 
-def _cached(directory: Path, cfg: ExperimentConfig) -> DensePhase | None:
+def cached_dense(directory: Path, cfg: ExperimentConfig) -> DensePhase | None:
     """The finished cache in ``directory`` when it holds every epoch ``cfg`` needs."""
     done = directory / "done.json"
     if not done.is_file():
@@ -229,7 +229,7 @@ def ensure_dense(
     # barrier makes all ranks see the same cache state before deciding.
     barrier(dist_info)
     with nullcontext() if dist_info.enabled else cache_lock(directory):
-        cached = _cached(directory, cfg)
+        cached = cached_dense(directory, cfg)
         if cached is not None:
             model.load_state_dict(cached.final["state"])
             return cached

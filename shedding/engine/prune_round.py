@@ -42,8 +42,9 @@ class RoundStart:
     reference: dict[str, float]
 
 
-def _norm_params(model: nn.Module, masks: MaskSet, cfg: ExperimentConfig) -> list[torch.Tensor]:
-    # The parameters ALLR's d is taken over (copies: the caller compares before / after).
+def norm_params(model: nn.Module, masks: MaskSet, cfg: ExperimentConfig) -> list[torch.Tensor]:
+    """The parameters ALLR's norm ratio d is taken over: the effective prunable weights, or
+    every parameter with ``retrain.allr_norm = "all"`` (copies: compared before / after)."""
     if cfg.retrain.allr_norm == "all":
         return [p.detach().clone() for p in model.parameters()]
     return list(masks.effective_weights().values())
@@ -103,7 +104,7 @@ def prune_round(
         reference: The shedding reference in force before this round (the previous
             round's), used by ``prune.harvest``; None before the first round.
     """
-    before = _norm_params(model, masks, cfg)
+    before = norm_params(model, masks, cfg)
     weights = masks.effective_weights()
     old = {n: m.clone() for n, m in masks.masks.items()}
     harvested = {n: torch.zeros_like(m) for n, m in old.items()}
@@ -119,7 +120,7 @@ def prune_round(
         broadcast_masks(new, info)
         masks.update_(new)
     masks.apply_()
-    d = norm_ratio(before, _norm_params(model, masks, cfg))
+    d = norm_ratio(before, norm_params(model, masks, cfg))
     n_old = sum(int(m.sum()) for m in old.values())
     s = (n_old - masks.n_kept()) / n_old if n_old else 0.0
     plan = plan_retraining(cfg, steps_per_epoch=steps_per_epoch, round_fraction=s, norm_ratio=d)

@@ -155,7 +155,7 @@ def test_dense_cache_writes_each_state_once_and_reads_the_earlier_layout(data_ro
     import torch
 
     from shedding.config import dense_hash
-    from shedding.engine.dense import _cached, state_path
+    from shedding.engine.dense import cached_dense, state_path
 
     cfg = tiny_config("seed=7")
     run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "a", progress=False)
@@ -164,7 +164,7 @@ def test_dense_cache_writes_each_state_once_and_reads_the_earlier_layout(data_ro
     assert [e["epoch"] for e in info["entries"]] == [0, 1, 2, 3]  # every epoch: small model
     assert all(state_path(d, e).is_file() for e in range(4))
     assert not (d / "checkpoint.pt").exists() and not (d / "states.pt").exists()
-    phase = _cached(d, cfg)
+    phase = cached_dense(d, cfg)
     assert [s["epoch"] for s in phase.states()] == [0, 1, 2, 3]
 
     # a cache of the earlier layout: every state in one states.pt, done.json without entries
@@ -176,9 +176,9 @@ def test_dense_cache_writes_each_state_once_and_reads_the_earlier_layout(data_ro
     ]
     torch.save(states, old / "states.pt")
     (old / "done.json").write_text(json.dumps({"metrics": info["metrics"], "seconds": 1.0}))
-    legacy = _cached(old, cfg)
+    legacy = cached_dense(old, cfg)
     assert legacy is not None and legacy.final["state"]["w"][0] == 3.0
     assert legacy.state_at_epoch(1)["w"][0] == 1.0
     (old / "done.json").write_text(json.dumps({"metrics": [], "seconds": 1.0}))
     torch.save(states[:1], old / "states.pt")  # lacks the final epoch: not usable
-    assert _cached(old, cfg) is None
+    assert cached_dense(old, cfg) is None

@@ -14,7 +14,7 @@ from torch import nn
 from shedding.config import load_config
 from shedding.data import load_dataset
 from shedding.engine.experiment import run_experiment
-from shedding.engine.prune_round import _norm_params
+from shedding.engine.prune_round import norm_params
 from shedding.errors import ConfigError
 from shedding.pruning.masks import MaskSet
 from shedding.retrain import norm_ratio, plan_retraining, validate_retrain_config
@@ -119,10 +119,10 @@ def test_allr_norm_ratio_on_a_planted_model():
         with torch.no_grad():
             model[0].weight.fill_(1.0)
         masks = MaskSet(model, ["0"])
-        before = _norm_params(model, masks, cfg)
+        before = norm_params(model, masks, cfg)
         masks.update_({"0": new})
         masks.apply_()
-        assert norm_ratio(before, _norm_params(model, masks, cfg)) == pytest.approx(expected)
+        assert norm_ratio(before, norm_params(model, masks, cfg)) == pytest.approx(expected)
     # random pruning of s: d = sqrt(s) over the prunable weights, so ALLR starts at η_max
     cfg = load_config("mnist1d-demo", ["retrain.protocol=allr", "retrain.epochs=5"])
     plan = plan_retraining(cfg, steps_per_epoch=4, round_fraction=0.36, norm_ratio=0.6)
