@@ -152,7 +152,6 @@ _PRELOAD = [
     "torch",
     "torch._dynamo",
     "torch._inductor.config",
-    "shedding.cli",
     "shedding.engine.experiment",
 ]
 
@@ -200,8 +199,13 @@ def _die_with_parent(sweep_pid: int) -> None:
     threading.Thread(target=watch, name="sweep-watch", daemon=True).start()
 
 
-def _run_child(argv: list[str], log: str, threads: int, sweep_pid: int) -> None:
-    """Body of one run process: ``shedding run ARGV`` with stdout and stderr in ``log``."""
+def _run_child(
+    cfg_dict: dict[str, Any], paths: tuple[str, str], resume: bool, log: str, threads: int,
+    sweep_pid: int,
+) -> None:  # fmt: skip
+    """Body of one run process: :func:`run_planned` with stdout and stderr in ``log``; exits
+    0 (complete), 2 (a config or run-file error, named on the log's last line), 130
+    (interrupted) or 1 (a crash, its traceback in the log)."""
     _die_with_parent(sweep_pid)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
@@ -210,10 +214,21 @@ def _run_child(argv: list[str], log: str, threads: int, sweep_pid: int) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     os.environ["SHEDDING_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(threads)
-    from shedding.cli import main
+    import torch
 
+    from shedding.errors import SheddingError
+    from tracking.errors import RunFileError, RunLocked
+
+    torch.set_num_threads(max(1, threads))
     try:
-        code = main(["run", *argv])
+        print(f"{run_planned(cfg_dict, *paths, resume)}: {cfg_dict.get('name', '')}")
+        code = 0
+    except (SheddingError, RunFileError, RunLocked) as e:
+        print(f"shedding run: error: {e}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("shedding run: interrupted; the sweep resumes it when run again", file=sys.stderr)
+        code = 130
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -222,13 +237,16 @@ def _run_child(argv: list[str], log: str, threads: int, sweep_pid: int) -> None:
 
 def _run_process(p: PlannedRun, *, ctx: Any, data_root: Path, runs_dir: Path, threads: int) -> int:
     """Runs one planned run in its own process; returns its exit code."""
+    from shedding.config import to_dict
+
     work = identity.work_dir(runs_dir, p.cfg)
     work.mkdir(parents=True, exist_ok=True)
-    cfg_file = work / "config.toml"
-    cfg_file.write_text(dumps_toml(p.cfg))
-    argv = [str(cfg_file), "--quiet", "--data-root", str(data_root), "--runs-dir", str(runs_dir)]
-    argv.append("--resume" if p.action == "resume" else "--overwrite")
-    proc = ctx.Process(target=_run_child, args=(argv, str(work / "log.txt"), threads, os.getpid()))
+    (work / "config.toml").write_text(dumps_toml(p.cfg))  # what ran, beside its log
+    args = (
+        to_dict(p.cfg), (str(data_root), str(runs_dir)), p.action == "resume",
+        str(work / "log.txt"), threads, os.getpid(),
+    )  # fmt: skip
+    proc = ctx.Process(target=_run_child, args=args)
     proc.start()
     proc.join()
     code = proc.exitcode
@@ -247,7 +265,9 @@ def _failure(rc: int, log: Path) -> str:
     return f"failed (exit {rc}): {why}  [log: {log}]"
 
 
-def _submitit_job(cfg_dict: dict[str, Any], data_root: str, runs_dir: str, resume: bool) -> str:
+def run_planned(cfg_dict: dict[str, Any], data_root: str, runs_dir: str, resume: bool) -> str:
+    """One run of a sweep, the same call in a local worker process and in a SLURM job: the
+    engine on the config (resumed, or started over). Returns the run's status."""
     from shedding.config import from_dict
     from shedding.engine.experiment import run_experiment
 
@@ -309,7 +329,7 @@ def execute(
         table = dict(executor_table or {})
         cluster = "local" if executor == "submitit-local" else "slurm"
         args = [(to_dict(p.cfg), str(data_root), str(runs_dir), p.action == "resume") for p in todo]
-        jobs_ = submit_array(_submitit_job, args, cluster=cluster, runs_dir=runs_dir, table=table)
+        jobs_ = submit_array(run_planned, args, cluster=cluster, runs_dir=runs_dir, table=table)
         subs = list(zip(todo, jobs_, strict=True))
         if not table.get("wait", True):
             ids = ", ".join(sorted({str(job.job_id).split("_")[0] for _, job in subs}))
