@@ -133,13 +133,20 @@ def recorder_for(model: torch.nn.Module, path: Path, size: int, device: torch.de
     return Recorder(writer, layers, bn={n: modules[b] for n, b in bn_names.items()})
 
 
-def part_throughput(args: argparse.Namespace, device: torch.device) -> None:
+def warmed_up(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any, Any]:
+    """ResNet-50 and its synthetic train / test batches, after one epoch of warm-up
+    (cuDNN autotuning, the allocator's pools)."""
     x, y = synthetic(args.batch * args.steps, args.size, device)
     xt, yt = synthetic(args.batch * 2, args.size, device)
     batches = TensorBatches(x, y, args.batch, seed=0)
     test = TensorBatches(xt, yt, args.batch, shuffle=False)
     model = resnet50(device)
-    engine(model, batches, test, device, 1)  # warm-up: cuDNN autotuning, allocator
+    engine(model, batches, test, device, 1)
+    return model, batches, test
+
+
+def part_throughput(args: argparse.Namespace, device: torch.device) -> None:
+    model, batches, test = warmed_up(args, device)
     med = interleaved(
         {
             "hand-written": lambda: hand_written(model, batches, test, device, args.epochs),
@@ -148,19 +155,14 @@ def part_throughput(args: argparse.Namespace, device: torch.device) -> None:
         args.repeats,
         device,
     )
-    n = args.epochs * len(y)
+    n = args.epochs * args.batch * args.steps
     hw, en = n / med["hand-written"], n / med["engine"]
     print(f"[1] ResNet-50 {args.size}px batch {args.batch}, {args.steps} steps/epoch:")
     print(f"    hand-written {hw:8.1f} img/s   engine {en:8.1f} img/s   ratio {en / hw:.3f}")
 
 
 def part_recording(args: argparse.Namespace, device: torch.device) -> None:
-    x, y = synthetic(args.batch * args.steps, args.size, device)
-    xt, yt = synthetic(args.batch * 2, args.size, device)
-    batches = TensorBatches(x, y, args.batch, seed=0)
-    test = TensorBatches(xt, yt, args.batch, shuffle=False)
-    model = resnet50(device)
-    engine(model, batches, test, device, 1)
+    model, batches, test = warmed_up(args, device)
     with tempfile.TemporaryDirectory() as tmp:
         rec = recorder_for(model, Path(tmp) / "run.h5", args.size, device)
         med = interleaved(
