@@ -29,10 +29,23 @@ _GROUPS = {
 _MARKERS = {"index": fmt.INDEX_MARKER, "metrics": fmt.METRICS_MARKER, "events": fmt.EVENTS_MARKER}
 
 
+def _rows(ds: h5py.Dataset) -> int:
+    """Rows of a one-dimensional column, as the writer has them now."""
+    if ds.file.swmr_mode:
+        ds.refresh()  # a live writer may have extended it since the file was opened
+    return (ds.shape or (0,))[0]
+
+
 def _short_column(g: h5py.Group, group: str, n: int) -> str | None:
-    """A column of ``g`` shorter than its commit marker (columns are written first)."""
-    rows = {name: (g[name].shape or (0,))[0] for name in _GROUPS[group]}
-    need = n if group == "index" else rows[_MARKERS[group]]
+    """A column of ``g`` shorter than its commit marker (columns are written first).
+
+    The marker is read before the columns: a live writer extends every column before its
+    marker, so columns read later are never shorter than a whole writer's marker read
+    earlier, while reading them the other way round races with the writer.
+    """
+    marker = _MARKERS[group]
+    need = n if group == "index" else _rows(g[marker])
+    rows = {name: _rows(g[name]) for name in _GROUPS[group] if name != marker}
     if group == "events" and need:
         end = int(g[fmt.EVENTS_MARKER][need - 1])
         if rows["bytes"] < end:

@@ -76,6 +76,28 @@ def test_live_reader_sees_snapshots_appear(tmp_path, compression):
         proc.wait()
 
 
+def test_opening_a_file_while_it_is_written_never_calls_it_damaged(tmp_path):
+    """Each open checks every column against its commit marker while the writer appends
+    to both; a check that read the columns before the marker saw a short column."""
+    path = tmp_path / "live.h5"
+    n = 60
+    proc = start_writer(path, n, 0.005)
+    try:
+        deadline = time.monotonic() + 60
+        while not path.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.005)
+        seen = []
+        while proc.poll() is None and time.monotonic() < deadline:
+            with open_run(path) as run:  # raises DamagedRunFile if the check races
+                seen.append(len(run))
+        assert proc.wait(30) == 0, proc.stderr.read()
+        assert len(seen) >= 10 and len(set(seen)) >= 3, seen  # opened while it grew
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_sigkill_then_resume_without_gaps_or_duplicates(tmp_path):
     path = tmp_path / "killed.h5"
     proc = start_writer(path, 10_000, 0.0)
