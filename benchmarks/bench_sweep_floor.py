@@ -9,7 +9,10 @@ Then one pruned run is profiled in-process (cProfile) and its time split by phas
 and data, dense phase (training or cache), dense replay into the run file, retraining steps,
 evaluation, recording, closing.
 
-    .venv/bin/python benchmarks/bench_sweep_floor.py [--study quick] [--jobs 2]
+    .venv/bin/python benchmarks/bench_sweep_floor.py [--study quick] [--jobs 2] [--estimate]
+
+``--estimate`` counts a study's steps and times a sample of them per model and data set
+instead of training and sweeping it all: the floor of the full study in about a minute.
 
 Runs go to a temporary directory; nothing in ``data/`` is touched. Report the machine's
 load average with the figures (it is printed).
@@ -24,6 +27,7 @@ import pstats
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -51,35 +55,98 @@ def _steps(n_train: int, batch: int) -> int:
     return -(-n_train // batch)
 
 
+def _bare_steps(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    b: int,
+    epochs: int,
+    limit: int | None = None,
+) -> int:
+    """Bare training steps over ``x, y`` (batch ``b``) for ``epochs``, at most ``limit``."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    model.train()
+    steps = 0
+    for _ in range(epochs):
+        order = torch.randperm(len(y))
+        for i in range(0, len(y), b):
+            if limit is not None and steps >= limit:
+                return steps
+            idx = order[i : i + b]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            steps += 1
+    return steps
+
+
+def _phases(configs: list[ExperimentConfig]) -> list[tuple[ExperimentConfig, list[int]]]:
+    """Per run, the epochs of its phases the floor counts (each dense phase once)."""
+    seen: set[str] = set()
+    out = []
+    for cfg in configs:
+        phases = [] if dense_hash(cfg) in seen else [cfg.train.epochs]
+        seen.add(dense_hash(cfg))
+        out.append((cfg, phases + [retrain_epochs(cfg)] * max(1, cfg.prune.rounds or 1)))
+    return out
+
+
 def floor_seconds(configs: list[ExperimentConfig], root: Path) -> tuple[float, int]:
     """Seconds of bare training steps for ``configs`` (each dense phase once) and the steps."""
     torch.set_num_threads(1)
     total, steps = 0.0, 0
-    seen: set[str] = set()
-    for cfg in configs:
+    for cfg, phases in _phases(configs):
         bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
         x, y = bundle.train_tensors
-        shape = bundle.input_shape
-        phases = [] if dense_hash(cfg) in seen else [cfg.train.epochs]
-        seen.add(dense_hash(cfg))
-        phases += [retrain_epochs(cfg)] * max(1, cfg.prune.rounds or 1)
-        model = build_model(cfg.model, num_classes=bundle.num_classes, input_shape=shape)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-        n, b = len(y), cfg.data.batch_size
+        model = build_model(
+            cfg.model, num_classes=bundle.num_classes, input_shape=bundle.input_shape
+        )
         t0 = time.perf_counter()
-        for epochs in phases:
-            for _ in range(epochs):
-                order = torch.randperm(n)
-                model.train()
-                for i in range(0, n, b):
-                    idx = order[i : i + b]
-                    loss = F.cross_entropy(model(x[idx]), y[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    steps += 1
+        steps += _bare_steps(model, x, y, cfg.data.batch_size, sum(phases))
         total += time.perf_counter() - t0
     return total, steps
+
+
+def estimate_floor(
+    configs: list[ExperimentConfig], root: Path, sample_steps: int = 60
+) -> tuple[float, int, dict[str, float]]:
+    """The floor of ``configs`` without training them all: their steps are counted per
+    distinct (model, data) pair, and each pair's seconds per step are timed over
+    ``sample_steps`` bare steps (after 5 warm-up steps). Returns (seconds, steps, seconds
+    per step of each pair). A last, shorter batch of an epoch counts as a full one, so the
+    estimate errs high by at most one batch per epoch."""
+    torch.set_num_threads(1)
+    counts: dict[tuple[Any, Any], int] = {}
+    first: dict[tuple[Any, Any], ExperimentConfig] = {}
+    sizes: dict[Any, int] = {}
+    for cfg, phases in _phases(configs):
+        key = (cfg.model, cfg.data)
+        if cfg.data not in sizes:
+            sizes[cfg.data] = len(load_dataset(cfg.data, root=root, seed=cfg.seed).train_tensors[1])
+        first.setdefault(key, cfg)
+        counts[key] = counts.get(key, 0) + sum(phases) * _steps(
+            sizes[cfg.data], cfg.data.batch_size
+        )
+    total, per_step = 0.0, {}
+    for key, n in counts.items():
+        cfg = first[key]
+        bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
+        x, y = bundle.train_tensors
+        model = build_model(
+            cfg.model, num_classes=bundle.num_classes, input_shape=bundle.input_shape
+        )
+        _bare_steps(model, x, y, cfg.data.batch_size, 1, limit=5)
+        t0 = time.perf_counter()
+        done = _bare_steps(model, x, y, cfg.data.batch_size, 10**6, limit=sample_steps)
+        sec = (time.perf_counter() - t0) / done
+        name = (
+            f"{cfg.model.name} width {cfg.model.width:g}, {sizes[cfg.data]} examples, "
+            f"batch {cfg.data.batch_size}"
+        )
+        per_step[name] = sec
+        total += sec * n
+    return total, sum(counts.values()), per_step
 
 
 def sweep_seconds(study: str, root: Path, jobs: int) -> float:
@@ -114,11 +181,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--study", default="quick")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument(
+        "--estimate",
+        action="store_true",
+        help="only estimate the floor (steps counted, seconds per step sampled): no sweep",
+    )
     a = ap.parse_args()
     configs = [cfg for _, cfg in study_configs(a.study)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         print(f"load average before: {os.getloadavg()}")
+        if a.estimate:
+            floor, steps, per_step = estimate_floor(configs, root)
+            print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")
+            for name, sec in per_step.items():
+                print(f"  {name}: {1000 * sec:.1f} ms per step")
+            print(
+                f"estimated floor (bare steps, 1 thread): {floor:.0f} s; floor / jobs: "
+                f"{floor / a.jobs:.0f} s ({floor / a.jobs / 60:.1f} min)"
+            )
+            print(f"load average after: {os.getloadavg()}")
+            return
         floor, steps = floor_seconds(configs, root)
         wall = sweep_seconds(a.study, root, a.jobs)
         print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")

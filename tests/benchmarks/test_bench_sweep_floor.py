@@ -1,0 +1,48 @@
+"""The floor estimate counts the same steps the measured floor trains, and times each
+(model, data) pair of a study once."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from shedding.config import load_config
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _floor_functions():
+    sys.path.insert(0, str(BENCH))
+    try:
+        from bench_sweep_floor import estimate_floor, floor_seconds
+    finally:
+        sys.path.remove(str(BENCH))
+    return estimate_floor, floor_seconds
+
+
+def test_estimate_counts_the_measured_floors_steps_and_times_each_pair(tmp_path):
+    estimate_floor, floor_seconds = _floor_functions()
+    tiny = [
+        "data.num_train=200",
+        "data.num_test=50",
+        "data.batch_size=64",
+        "train.epochs=2",
+        "train.milestones=[1]",
+        "retrain.epochs=1",
+        "model.width=0.25",
+    ]
+    configs = [
+        load_config("mnist1d-demo", [*tiny, f"seed={seed}", f"prune.sparsity={s}"])
+        for seed in (0, 1)
+        for s in (0.0, 0.5)
+    ]
+    configs.append(load_config("mnist1d-demo", [*tiny, "model.width=0.5", "prune.rounds=2"]))
+    seconds, steps = floor_seconds(configs, tmp_path)
+    est, est_steps, per_step = estimate_floor(configs, tmp_path, sample_steps=4)
+    # 3 dense phases of 2 epochs, 4 one-round and one 2-round retraining of 1 epoch; 4 steps each
+    assert steps == est_steps == (3 * 2 + 4 + 2) * 4
+    assert sorted(per_step) == [
+        "resnet1d width 0.25, 200 examples, batch 64",
+        "resnet1d width 0.5, 200 examples, batch 64",
+    ]
+    assert seconds > 0 and est > 0 and all(s > 0 for s in per_step.values())
