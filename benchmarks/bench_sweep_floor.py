@@ -4,10 +4,11 @@ The floor of a set of runs is their optimizer steps alone: for every distinct de
 and every run's retraining, the same model, batch size and number of steps, one thread, bare
 forward / backward / step, no recording, no evaluation. The sweep is the same runs as
 ``shedding sweep`` runs them (forked processes, ``--jobs`` at a time, dense phases cached and
-shared). The ratio ``sweep wall / (floor / jobs)`` is what the engine costs above the floor.
-Then one pruned run is profiled in-process (cProfile) and its time split by phase: start-up
-and data, dense phase (training or cache), dense replay into the run file, retraining steps,
-evaluation, recording, closing.
+shared). The ratio ``sweep wall / (floor / jobs)`` is what the engine costs above the floor;
+the sweep's wall time is split into start-up, run processes, idle cores in the tail and
+the summary table's analysis. Then one pruned run is profiled in-process (cProfile) and its
+time split by phase: start-up and data, dense phase (training or cache), dense replay into
+the run file, retraining steps, evaluation, recording, closing.
 
     .venv/bin/python benchmarks/bench_sweep_floor.py [--study quick] [--jobs 2] [--estimate]
 
@@ -149,15 +150,56 @@ def estimate_floor(
     return total, sum(counts.values()), per_step
 
 
-def sweep_seconds(study: str, root: Path, jobs: int) -> float:
-    """Wall time of ``shedding study <study>``'s runs through the sweep machinery."""
+def sweep_seconds(study: str, root: Path, jobs: int) -> tuple[float, dict[str, float]]:
+    """Wall time of ``shedding study <study>``'s runs through the sweep machinery, and how
+    it splits: start-up before the first run process, the run processes (their summed
+    lifetimes over ``jobs``), cores left idle while runs were executing (the tail, where
+    fewer runs than jobs remain), and the summary table analysed after the runs."""
+    import shedding.sweep as sw
     from shedding.study import STUDIES
-    from shedding.sweep import run_sweep
 
-    t0 = time.perf_counter()
-    for part in STUDIES[study].sweeps:
-        run_sweep(part, data_root=root, runs_dir=root / "runs", jobs=jobs, progress=False)
-    return time.perf_counter() - t0
+    spans: list[tuple[float, float]] = []
+    split = {"summary table (analysis)": 0.0, "executing": 0.0}
+    run_process, execute, summary_table = sw._run_process, sw.execute, sw.summary_table
+
+    def timed_run(*args: Any, **kwargs: Any) -> int:
+        t = time.perf_counter()
+        try:
+            return run_process(*args, **kwargs)
+        finally:
+            spans.append((t, time.perf_counter()))
+
+    def timed(key: str, f: Any) -> Any:
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                split[key] += time.perf_counter() - t
+
+        return inner
+
+    sw._run_process = timed_run
+    sw.execute = timed("executing", execute)
+    sw.summary_table = timed("summary table (analysis)", summary_table)
+    try:
+        t0 = time.perf_counter()
+        for part in STUDIES[study].sweeps:
+            sw.run_sweep(part, data_root=root, runs_dir=root / "runs", jobs=jobs, progress=False)
+        wall = time.perf_counter() - t0
+    finally:
+        sw._run_process, sw.execute, sw.summary_table = run_process, execute, summary_table
+    busy = sum(e - s for s, e in spans)
+    durations = sorted(e - s for s, e in spans)
+    out = {
+        "start-up before the first run process": min(s for s, _ in spans) - t0,
+        "run processes (summed lifetimes / jobs)": busy / jobs,
+        "idle cores while executing (/ jobs)": split["executing"] - busy / jobs,
+        "summary table (analysis)": split["summary table (analysis)"],
+        "median run process": durations[len(durations) // 2],
+        "longest run process": durations[-1],
+    }
+    return wall, out
 
 
 def profile_one(cfg: ExperimentConfig, root: Path) -> dict[str, float]:
@@ -203,13 +245,15 @@ def main() -> None:
             print(f"load average after: {os.getloadavg()}")
             return
         floor, steps = floor_seconds(configs, root)
-        wall = sweep_seconds(a.study, root, a.jobs)
+        wall, split = sweep_seconds(a.study, root, a.jobs)
         print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")
         print(f"floor (bare steps, 1 thread): {floor:.1f} s; floor / jobs: {floor / a.jobs:.1f} s")
         print(
             f"sweep wall, {a.jobs} jobs: {wall:.1f} s; ratio sweep / (floor / jobs): "
             f"{wall / (floor / a.jobs):.2f}"
         )
+        for what, seconds in split.items():
+            print(f"  {what:<46} {seconds:7.1f} s")
         pruned = next(c for c in configs if not identity.is_control(c))
         print(f"phase profile of one pruned run ({identity.run_id(pruned)}), in-process:")
         for phase, seconds in profile_one(pruned, root).items():
