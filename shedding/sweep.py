@@ -137,7 +137,8 @@ def plan(configs: Sequence[ExperimentConfig], runs_dir: Path) -> list[PlannedRun
             action = "skip" if _file_status(path) == "complete" else "run"
         planned.append(PlannedRun(cfg, action))
     seen: set[str] = set()
-    first, rest = [], []
+    first: list[PlannedRun] = []
+    rest: list[PlannedRun] = []
     for p in planned:
         h = dense_hash(p.cfg)
         (rest if h in seen else first).append(p)
