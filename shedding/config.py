@@ -60,6 +60,9 @@ class TrainConfig:
 
     ``milestones`` are epochs at which ``multistep`` multiplies the LR by ``gamma``.
     ``decay_bn_bias`` applies weight decay to BatchNorm and bias parameters too (Renda does).
+    ``eval_every`` evaluates on the test set after every N-th epoch of every phase (dense and
+    each retraining round) and always after a phase's last epoch; the other epochs log NaN
+    test metrics. Training is the same whatever N is: only those metrics rows differ.
     """
 
     epochs: int = 30
@@ -74,6 +77,7 @@ class TrainConfig:
     gamma: float = 0.1
     warmup_epochs: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
+    eval_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -316,7 +320,8 @@ def from_dict(data: Mapping[str, Any], cls: type = ExperimentConfig, prefix: str
 
 
 def _check_sizes(cfg: ExperimentConfig) -> None:
-    """Value checks that need no registry (so no torch): batch and subset sizes."""
+    """Value checks that need no registry (so no torch): batch and subset sizes, the
+    evaluation cadence."""
     d = cfg.data
     for key in ("batch_size", "test_batch_size", "subset_train", "subset_test"):
         value = getattr(d, key)
@@ -324,6 +329,10 @@ def _check_sizes(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"data.{key}={value} must be >= 1")
     if d.num_workers < 0:
         raise ConfigError(f"data.num_workers={d.num_workers} must be >= 0")
+    if cfg.train.eval_every < 1:
+        raise ConfigError(
+            f"train.eval_every={cfg.train.eval_every} must be >= 1 (1 = evaluate after every epoch)"
+        )
 
 
 def apply_overrides(cfg: ExperimentConfig, overrides: Mapping[str, Any]) -> ExperimentConfig:

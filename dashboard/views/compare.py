@@ -7,6 +7,7 @@ control is drawn beside its group as a dashed reference.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from collections.abc import Iterable
@@ -293,6 +294,18 @@ def shed(
     )
 
 
+def _evaluated(band: Curve) -> Curve:
+    """``band`` at the epochs some run was evaluated (NaN between evaluations when
+    ``train.eval_every`` > 1), so its line and band do not break into pieces."""
+    keep = np.isfinite(band.y)
+    if keep.all():
+        return band
+    cut = lambda a: None if a is None else np.asarray(a)[keep]  # noqa: E731
+    return dataclasses.replace(
+        band, x=band.x[keep], y=band.y[keep], lo=cut(band.lo), hi=cut(band.hi)
+    )
+
+
 @guard_figure
 def accuracy(store: RunStore, rids: list[str] | None, group: str, version: Any = None) -> Any:
     """Test accuracy per epoch of every group (mean and min-max band over seeds)."""
@@ -305,7 +318,7 @@ def accuracy(store: RunStore, rids: list[str] | None, group: str, version: Any =
                 series.append((np.asarray(m.get("epoch", [])), np.asarray(m.get("test_acc", []))))
         band = _band(label, series, color=PALETTE[k % len(PALETTE)])
         if band is not None:
-            curves.append(band)
+            curves.append(_evaluated(band))
     if not curves:
         raise NothingToShow("no test accuracy logged for the chosen runs")
     fig = shed_figure(curves, title="Test accuracy")

@@ -272,6 +272,7 @@ def ensure_dense(
             device=device,
             data_key=0,
             start_epoch=start_epoch,
+            eval_every=cfg.train.eval_every,
             dist_info=dist_info,
         )
         if dist_info.is_main:

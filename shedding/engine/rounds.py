@@ -149,5 +149,6 @@ class Rounds:
             data_key=ctx.round + 1000 * self.cfg.retrain.data_order,
             masks=self.net.masks,
             start_epoch=ctx.epoch,
+            eval_every=self.cfg.train.eval_every,
             dist_info=rt.info,
         )

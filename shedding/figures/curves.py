@@ -68,6 +68,7 @@ def metrics_figure(
                         y=np.asarray(metrics[key], dtype=float),
                         name=METRIC_NAMES.get(key, key),
                         line_dash=dash,
+                        connectgaps=True,  # test metrics are NaN between evaluations
                         xaxis="x",
                         yaxis=axis,
                     )

@@ -70,6 +70,7 @@ def train_phase(
     masks: Any | None = None,
     start_epoch: int = 0,
     dist_info: DistInfo = SINGLE_PROCESS,
+    eval_every: int = 1,
 ) -> None:
     """Trains ``ctx.model`` for epochs ``start_epoch .. ctx.epochs - 1`` of one phase.
 
@@ -77,7 +78,8 @@ def train_phase(
         ctx: Phase context; ``ctx.step``/``ctx.epoch`` must match ``start_epoch`` on resume.
         forward_model: The module to call (``ctx.model`` or its DDP wrapper).
         train_batches: Training batches; epoch ``e`` of key ``data_key`` is deterministic.
-        test_batches: Evaluation batches, evaluated after every epoch.
+        test_batches: Evaluation batches, evaluated after every ``eval_every``-th epoch and
+            after the last; the other epochs report NaN test loss and accuracy.
         lr_fn: LR as a pure function of the phase step.
         callback: Hooks (usually a CallbackList).
         device: Where to compute.
@@ -85,6 +87,8 @@ def train_phase(
         masks: A MaskSet to enforce, or None for dense training.
         start_epoch: First epoch to train (for resume).
         dist_info: Rank/world under DDP.
+        eval_every: Evaluation cadence in epochs (evaluation changes no training state, so
+            the weights are the same for every cadence).
     """
     optimizer = ctx.optimizer
     callback.on_phase_start(ctx)
@@ -117,7 +121,9 @@ def train_phase(
             callback.on_step_end(ctx)
         all_reduce_sum(sums, dist_info)
         loss_sum, correct, count = sums.tolist()
-        test_loss, test_acc = evaluate(forward_model, test_batches, device, dist_info)
+        test_loss = test_acc = float("nan")
+        if (epoch + 1) % eval_every == 0 or epoch + 1 == ctx.epochs:
+            test_loss, test_acc = evaluate(forward_model, test_batches, device, dist_info)
         ctx.epoch = epoch + 1
         ctx.metrics = {
             "train_loss": loss_sum / max(count, 1),

@@ -332,3 +332,19 @@ def test_compare_page_reads_group_and_snapshot_and_says_what_a_link_lost(store):
     assert "not attributable to pruning" in both and "95% CI" in both and "2 seeds" in both
     each = repr(_settle(store, lambda: compare.verdicts(store, ids_, "runs")))
     assert each.count("1 seed: no interval") == 2
+
+
+def test_accuracy_bands_skip_the_epochs_between_evaluations():
+    """With train.eval_every > 1 the test accuracy is NaN between evaluations; the compare
+    page draws the evaluated epochs only, so its line and band stay whole."""
+    series = [
+        (np.arange(1.0, 6.0), np.array([np.nan, 0.5, np.nan, 0.7, 0.8])),
+        (np.arange(1.0, 6.0), np.array([np.nan, 0.6, np.nan, 0.9, 0.9])),
+    ]
+    band = compare._evaluated(compare._band("gmp", series))
+    np.testing.assert_array_equal(band.x, [2.0, 4.0, 5.0])
+    np.testing.assert_allclose(band.y, [0.55, 0.8, 0.85])
+    np.testing.assert_allclose(band.lo, [0.5, 0.7, 0.8])
+    np.testing.assert_allclose(band.hi, [0.6, 0.9, 0.9])
+    every = compare._band("gmp", [(np.arange(1.0, 4.0), np.array([0.1, 0.2, 0.3]))])
+    assert compare._evaluated(every) is every

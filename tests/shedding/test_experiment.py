@@ -10,7 +10,7 @@ from tiny import tiny_config
 from shedding.cli import main
 from shedding.engine.experiment import run_experiment
 from shedding.engine.identity import control_config, control_id, run_id
-from shedding.errors import CheckpointError
+from shedding.errors import CheckpointError, ConfigError
 from tracking import open_run
 
 
@@ -182,3 +182,36 @@ def test_dense_cache_writes_each_state_once_and_reads_the_earlier_layout(data_ro
     (old / "done.json").write_text(json.dumps({"metrics": [], "seconds": 1.0}))
     torch.save(states[:1], old / "states.pt")  # lacks the final epoch: not usable
     assert cached_dense(old, cfg) is None
+
+
+def test_an_evaluation_cadence_changes_only_the_skipped_test_metrics(data_root, tmp_path):
+    """train.eval_every = 2 evaluates after epochs 2, 4, ... and every phase's last epoch;
+    the weights, masks, statistics and training metrics equal those of evaluating always."""
+    every = tiny_config("train.epochs=4", "retrain.epochs=3")
+    sparse = tiny_config("train.epochs=4", "retrain.epochs=3", "train.eval_every=2")
+    assert run_id(every) != run_id(sparse)  # a different file, so a different id
+    a = run_experiment(every, data_root=data_root, runs_dir=tmp_path / "a", progress=False)
+    b = run_experiment(sparse, data_root=data_root, runs_dir=tmp_path / "b", progress=False)
+    assert a.test_acc == b.test_acc and a.dense_test_acc == b.dense_test_acc
+    with open_run(a.path) as ra, open_run(b.path) as rb:
+        assert len(ra) == len(rb) == 5 + 1 + 3
+        for li in ra.layers:
+            for s in range(len(ra)):
+                np.testing.assert_array_equal(ra.magnitudes(li.name, s), rb.magnitudes(li.name, s))
+                np.testing.assert_array_equal(ra.mask(li.name, s), rb.mask(li.name, s))
+        ma, mb = ra.metrics, rb.metrics
+        for key in ("train_loss", "train_acc", "lr", "epoch", "round"):
+            np.testing.assert_array_equal(ma[key], mb[key])
+        # dense epochs 1..4, then retraining epochs 1..3 (file epochs 5..7)
+        assert list(mb["epoch"]) == [1, 2, 3, 4, 5, 6, 7]
+        evaluated = np.isfinite(mb["test_acc"])
+        assert list(evaluated) == [False, True, False, True, False, True, True]
+        assert np.isfinite(ma["test_acc"]).all()
+        for key in ("test_acc", "test_loss"):
+            np.testing.assert_array_equal(ma[key][evaluated], mb[key][evaluated])
+            assert np.isnan(mb[key][~evaluated]).all()
+
+
+def test_an_evaluation_cadence_below_one_is_refused():
+    with pytest.raises(ConfigError, match=r"train.eval_every=0 must be >= 1"):
+        tiny_config("train.eval_every=0")
