@@ -19,7 +19,7 @@ env: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/shedding demo
 
-study: $(STAMP)  # the full MNIST-1D study (384 runs) and its tables in data/study/full/
+study: $(STAMP)  # the full MNIST-1D study (273 runs) and its findings in data/study/full/
 	$(BIN)/shedding study full --jobs 2
 
 browser:

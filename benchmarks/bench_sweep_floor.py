@@ -44,7 +44,8 @@ from shedding.study import study_configs
 PHASES = {
     "data": ("data/base.py", "load_dataset"),
     "dense phase (train or cache)": ("dense.py", "ensure_dense"),
-    "dense replay into the run file": ("recording.py", "replay_dense"),
+    "opening the run file (dense rows from the template)": ("recording.py", "open_recording"),
+    "  of which recording a template's dense rows": ("recording.py", "replay_dense"),
     "retraining (steps, evaluation, recording)": ("train/loop.py", "train_phase"),
     "  of which evaluation": ("train/loop.py", "evaluate"),
     "  of which recording (snapshot copies)": ("recording.py", "snapshot"),

@@ -2,7 +2,8 @@
 
     shedding study quick                 # the README demo's study: 24 runs, ~2 min on 2 cores
     shedding study regimes               # retraining regimes that shed, with their controls
-    shedding study full                  # all 8 sweep files (384 runs), then the tables
+    shedding study full                  # grid + regimes: 5 sweep files (273 runs), findings
+    shedding study first                 # the first design (384 runs, mild regimes)
     shedding study full --tables-only    # only the tables, from the runs already on disk
 
 Which studies exist, their sweep files and what writes their findings is data: the

@@ -1,4 +1,5 @@
-"""Continue a run file from its first N committed snapshots, also after a SIGKILL.
+"""Continue a run file from its first N committed snapshots, also after a SIGKILL; or
+start a new run file from a template's committed snapshots.
 
 HDF5 marks a file open for SWMR writing in its superblock; after a crash the mark stays and
 HDF5 refuses to reopen the file for writing (only SWMR readers get in). So resuming always
@@ -9,7 +10,10 @@ the original stays untouched until the copy is complete, so no committed data ca
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
+import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ import numpy as np
 from tracking import format as fmt
 from tracking.errors import RecordError
 from tracking.labels import copy_labels
-from tracking.layout import LayerSpec, create_layout
+from tracking.layout import LayerSpec, create_layout, sample_indices
 from tracking.reader import Run, committed_rows, open_run
 from tracking.session import WriterSession, root_attrs, snapshot_datasets
 
@@ -150,4 +154,87 @@ def resume_session(
         return session
     except BaseException:
         f.close()
+        raise
+
+
+def _check_template(
+    f: h5py.File, template: Path, layers: Sequence[LayerSpec], *, samples: Mapping[str, Any],
+    compression: str | None, mode: str,
+) -> None:  # fmt: skip
+    """Refuses a template whose layers, sample indices, compression or mode differ."""
+    problem = ""
+    names = [str(n) for n in json.loads(f["layers"].attrs["names"])]
+    if names != [s.name for s in layers]:
+        problem = f"its layers {names} are not {[s.name for s in layers]}"
+    elif str(f.attrs.get("record_mode", "")) != mode:
+        problem = f"its record mode is {f.attrs.get('record_mode')!r}, not {mode!r}"
+    elif (str(f.attrs.get("bulk_compression", "")) or None) != compression:
+        problem = f"its compression is {f.attrs.get('bulk_compression')!r}, not {compression!r}"
+    elif str(f["status"][()].decode()) != "complete":
+        problem = "it was not closed as complete"
+    else:
+        for spec in layers:
+            g = f["layers"][spec.name]
+            if (
+                tuple(int(v) for v in g.attrs["shape"]) != tuple(spec.shape)
+                or str(g.attrs["bn"]) != spec.bn
+            ):
+                problem = f"layer {spec.name!r} has another shape or BatchNorm"
+            elif not np.array_equal(g["sample_idx"][()], samples[spec.name]):
+                problem = f"layer {spec.name!r} samples other weights (another seed)"
+            if problem:
+                break
+    if problem:
+        raise RecordError(
+            f"template {template} does not fit this run: {problem}; fix: pass a template "
+            "written with the same layers, sample_per_layer, seed, compression and mode"
+        )
+
+
+def template_session(
+    path: Path,
+    *,
+    template: Path,
+    layers: Sequence[LayerSpec],
+    sample_per_layer: int,
+    seed: int,
+    compression: str | None,
+    mode: str,
+    **attrs: Any,
+) -> WriterSession:
+    """A new run file at ``path`` that starts as a copy of ``template``'s committed rows.
+
+    ``template`` is a run file a RunWriter closed as complete, with the same layers,
+    sample indices, compression and record mode (checked). Its snapshots, metrics and
+    events become this file's first ones; the root attributes are this run's, the
+    snapshots' ``wall_time`` is now, and the statistics of the next snapshot continue from
+    its last one (reference, previous bitsets) as if they had been recorded here. A
+    template is a file copy: far cheaper than creating the layout and recording the rows.
+    """
+    samples = {s.name: sample_indices(s, n_samples=sample_per_layer, seed=seed) for s in layers}
+    tmp = path.with_name(path.name + ".creating")
+    try:
+        shutil.copyfile(template, tmp)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise RecordError(f"template {template} cannot be copied ({e})") from None
+    try:
+        f = h5py.File(tmp, "r+", libver="latest")
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise RecordError(f"template {template} is not a readable HDF5 file ({e})") from None
+    try:
+        _check_template(f, template, layers, samples=samples, compression=compression, mode=mode)
+        for key, value in root_attrs(**attrs).items():
+            f.attrs[key] = value
+        f["status"][()] = np.bytes_(b"running")
+        n = int(f["index/step"].shape[0])
+        f["index/wall_time"][:n] = time.time()
+        session = WriterSession(f, layers=layers)
+        _restore_state(session)
+        os.replace(tmp, path)  # POSIX: the open handle follows the file
+        return session
+    except BaseException:
+        f.close()
+        tmp.unlink(missing_ok=True)
         raise

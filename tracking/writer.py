@@ -27,7 +27,7 @@ from tracking.buffers import SnapshotBuffers, as_arrays
 from tracking.errors import RecordError, WriterFailed
 from tracking.layout import LayerSpec
 from tracking.lock import RunLock
-from tracking.resume import resume_session
+from tracking.resume import resume_session, template_session
 from tracking.session import WriterSession, new_session
 
 _POLL_S = 0.2
@@ -59,6 +59,11 @@ class RunWriter:
         mode: "full" (default: every magnitude and bitset) or "stats" (statistics, channel
             counts and sampled weights only, about 1% of the bytes; a resumed file keeps
             its mode). See docs/run-format.md.
+        template: start the new file as a copy of this run file's committed snapshots,
+            metrics and events (a file a RunWriter closed as complete, with the same
+            layers, ``sample_per_layer``, ``seed``, compression and mode; checked, else
+            RecordError). The engine keeps one per dense phase so a run does not record
+            the dense trajectory again; the copy costs milliseconds.
 
     Raises:
         RunLocked: another live process is writing ``path`` (the writer holds the run's
@@ -82,6 +87,7 @@ class RunWriter:
         max_queue: int = 2,
         compression: str | None = None,
         mode: str = "full",
+        template: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = Path(path)
         self._specs = {spec.name: spec for spec in layers}
@@ -100,13 +106,23 @@ class RunWriter:
         )
         self._lock = RunLock(self.path)
         try:
-            if resume_from is None:
-                if self.path.exists() and not overwrite:
-                    raise RecordError(
-                        f"{self.path} already exists; pass resume_from=N to continue it, "
-                        "overwrite=True to replace it, or choose another path"
-                    )
-                self._session: WriterSession = new_session(
+            if resume_from is None and self.path.exists() and not overwrite:
+                raise RecordError(
+                    f"{self.path} already exists; pass resume_from=N to continue it, "
+                    "overwrite=True to replace it, or choose another path"
+                )
+            if resume_from is None and template is not None:
+                self._session: WriterSession = template_session(
+                    self.path,
+                    template=Path(template),
+                    sample_per_layer=sample_per_layer,
+                    seed=seed,
+                    compression=compression,
+                    mode=mode,
+                    **args,
+                )
+            elif resume_from is None:
+                self._session = new_session(
                     self.path,
                     sample_per_layer=sample_per_layer,
                     seed=seed,

@@ -23,7 +23,7 @@ from shedding.data import load_dataset
 from shedding.engine import identity
 from shedding.engine.dense import ensure_dense
 from shedding.engine.network import ModelFactory, retraining_network
-from shedding.engine.recording import open_recording, replay_dense
+from shedding.engine.recording import open_recording
 from shedding.engine.resume import ResumeState, RoundHistory, check_run_files
 from shedding.engine.rounds import Rounds
 from shedding.engine.runtime import Runtime, make_batches
@@ -170,14 +170,13 @@ def _run_experiment(
             cfg, net, path=path, device=rt.device, write=main and cfg.record.enabled,
             resume_from=state.n_committed if state else None,
             overwrite=overwrite or (resume and state is None),
+            dense=None if state is not None or net.reshaped else dense,
         )  # fmt: skip
         rounds = Rounds(
             cfg, net, dense, rt, writer, recorder, batches, checkpoint, new_model, progress,
             history=state.history if state else RoundHistory(),
         )  # fmt: skip
         with _closing(writer, checkpoint, main) as outcome:
-            if state is None and writer is not None and not net.reshaped:
-                replay_dense(recorder, model, dense, cfg)
             test_acc = rounds.run(round_amounts(cfg.prune), state, dense_acc)
             if main:  # final weights beside the run file: for evaluation and resume checks
                 masks = net.masks.state_dict() if net.masks else None

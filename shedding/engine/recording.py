@@ -7,8 +7,13 @@ and HDF5 writes happen on the writer's background thread.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
+import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -21,6 +26,8 @@ from shedding.engine.dense import DensePhase
 from shedding.engine.network import Network
 from shedding.errors import ConfigError
 from shedding.train.callbacks import Callback, TrainContext
+
+log = logging.getLogger(__name__)
 
 
 class Recorder(Callback):
@@ -141,6 +148,7 @@ def open_recording(
     resume_from: int | None,
     overwrite: bool,
     write: bool,
+    dense: DensePhase | None = None,
 ) -> tuple[Any, Recorder]:
     """The run file's writer and the recorder that feeds it.
 
@@ -149,36 +157,118 @@ def open_recording(
             a new file).
         write: Whether this process writes the run file (the main rank, recording on);
             otherwise the writer is None and the recorder records nothing.
+        dense: The dense phase whose trajectory a new file starts with (None: none, e.g.
+            a resumed file that has it already). In ``record.mode = "full"`` the file
+            starts as a copy of the dense phase's template run file (see
+            :func:`dense_template`); otherwise the trajectory is recorded snapshot by
+            snapshot. Both give the same rows.
     """
-    from tracking import RunWriter
+    from tracking import RecordError, RunWriter
 
     recorded = select_layers(net.layers, cfg.record.layers)
-    writer = None
-    if write:
-        writer = RunWriter(
-            path,
-            layers=layer_specs(recorded, net.bn_names),
-            config=to_dict(cfg),
-            environment=identity.environment(device),
-            run_id=identity.run_id(cfg),
-            control=identity.control_id(cfg),
+    specs = layer_specs(recorded, net.bn_names)
+
+    def recorder_for(writer: Any) -> Recorder:
+        return Recorder(
+            writer,
+            recorded,
+            bn=net.bn_modules(recorded),
+            masks=net.masks,
+            per_epoch=cfg.record.per_epoch,
+            every_epochs=cfg.record.every_epochs,
+            every_steps=cfg.record.every_steps,
+        )
+
+    def new_writer(file: Any, **kw: Any) -> Any:
+        return RunWriter(
+            file,
+            layers=specs,
             sample_per_layer=cfg.record.sample_per_layer,
             seed=cfg.seed,
-            resume_from=resume_from,
-            overwrite=overwrite,
             compression=cfg.record.compression,
             mode=cfg.record.mode,
+            **kw,
         )
-    recorder = Recorder(
-        writer,
-        recorded,
-        bn=net.bn_modules(recorded),
-        masks=net.masks,
-        per_epoch=cfg.record.per_epoch,
-        every_epochs=cfg.record.every_epochs,
-        every_steps=cfg.record.every_steps,
+
+    if not write:
+        return None, recorder_for(None)
+    ident = dict(
+        config=to_dict(cfg),
+        environment=identity.environment(device),
+        run_id=identity.run_id(cfg),
+        control=identity.control_id(cfg),
+        overwrite=overwrite,
     )
+    replay = dense is not None and resume_from is None
+    if replay and cfg.record.mode == "full" and TEMPLATES:
+        assert dense is not None
+        template = dense_template(cfg, net.model, dense, specs, recorder_for, new_writer)
+        try:
+            return (writer := new_writer(path, template=template, **ident)), recorder_for(writer)
+        except RecordError as e:  # a damaged template: record the rows instead
+            log.warning("%s; recording the dense trajectory instead", e)
+            template.unlink(missing_ok=True)
+    writer = new_writer(path, resume_from=resume_from, **ident)
+    recorder = recorder_for(writer)
+    if replay:
+        assert dense is not None
+        try:
+            replay_dense(recorder, net.model, dense, cfg)
+        except BaseException:
+            writer.close("crashed")
+            raise
     return writer, recorder
+
+
+#: Whether new run files start from a dense phase's template (False: always record the
+#: dense trajectory snapshot by snapshot, the path a test compares the templates with).
+TEMPLATES = True
+
+
+def template_key(cfg: ExperimentConfig, specs: Sequence[Any], dense: DensePhase) -> str:
+    """What a dense phase's template depends on beyond the dense cache it lives in: the
+    recorded layers, the record settings, the replayed epochs and the code's versions."""
+    from tracking import FORMAT_VERSION
+    from tracking.session import toolkit_version
+
+    parts = {
+        "format": FORMAT_VERSION,
+        "toolkit": toolkit_version(),
+        "layers": [(s.name, list(s.shape), s.bn) for s in specs],
+        "record": [cfg.record.sample_per_layer, cfg.seed, cfg.record.compression,
+                   cfg.record.mode, cfg.record.record_dense, cfg.record.every_epochs],
+        "entries": [[e["epoch"], e["step"], repr(e["lr"])] for e in dense.entries],
+        "metrics": dense.metrics,
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def dense_template(
+    cfg: ExperimentConfig,
+    model: nn.Module,
+    dense: DensePhase,
+    specs: Sequence[Any],
+    recorder_for: Any,
+    new_writer: Any,
+) -> Path:
+    """The dense phase's template run file: the dense trajectory as this run records it,
+    written once per (dense phase, record settings) beside the dense cache and copied into
+    every run file that starts from it. Written to a temporary name and renamed, so jobs
+    building the same template at once each leave a complete one."""
+    path = Path(dense.directory) / f"run-template-{template_key(cfg, specs, dense)[:16]}.h5"
+    if path.is_file():
+        return path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    writer = new_writer(tmp, config={}, overwrite=True)
+    try:
+        replay_dense(recorder_for(writer), model, dense, cfg)
+        writer.close("complete")
+    except BaseException:
+        writer.close("crashed")
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return path
 
 
 def select_layers(layers: Mapping[str, nn.Module], patterns: Sequence[str]) -> dict[str, nn.Module]:

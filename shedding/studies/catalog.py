@@ -125,17 +125,20 @@ def check_kinds(name: str, kinds: Sequence[str]) -> None:
         )
 
 
-def study_runs(name: str) -> list[StudyRun]:
+def study_runs(name: str, kinds: Sequence[str] | None = None) -> list[StudyRun]:
     """Every run of study ``name``, controls included, each once (under the first sweep
-    file and case that has it), in run order."""
+    file and case that has it), in run order; only those of sweep files of ``kinds`` when
+    given (a findings writer covering part of a study)."""
     seen: set[str] = set()
     out = []
-    for part in get(name).sweeps:
-        for case, cfg in expand_cases(read_sweep(part)):
+    for part in get(name).parts:
+        if kinds is not None and part.kind not in kinds:
+            continue
+        for case, cfg in expand_cases(read_sweep(part.sweep)):
             rid = identity.run_id(cfg)
             if rid not in seen:
                 seen.add(rid)
-                out.append(StudyRun(part, case, rid, cfg))
+                out.append(StudyRun(part.sweep, case, rid, cfg))
     return out
 
 

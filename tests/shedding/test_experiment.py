@@ -8,6 +8,7 @@ import torch
 from tiny import tiny_config
 
 from shedding.cli import main
+from shedding.config import dense_hash
 from shedding.engine.experiment import run_experiment
 from shedding.engine.identity import control_config, control_id, run_id
 from shedding.errors import CheckpointError, ConfigError
@@ -215,3 +216,72 @@ def test_an_evaluation_cadence_changes_only_the_skipped_test_metrics(data_root, 
 def test_an_evaluation_cadence_below_one_is_refused():
     with pytest.raises(ConfigError, match=r"train.eval_every=0 must be >= 1"):
         tiny_config("train.eval_every=0")
+
+
+def _contents(path):
+    """Every dataset's values and every attribute of a run file, except what records the
+    time of writing (creation date, wall-clock columns) and the host."""
+    import h5py
+
+    out = {}
+    with h5py.File(path, "r") as f:
+
+        def visit(name, obj):
+            for key, value in obj.attrs.items():
+                if key not in ("created", "environment", "DIMENSION_LIST", "REFERENCE_LIST"):
+                    out[f"{name}@{key}"] = np.asarray(value)
+            if isinstance(obj, h5py.Dataset) and not name.endswith("wall_time"):
+                out[name] = np.asarray(obj[()])
+
+        f.visititems(visit)
+        visit("/", f)
+    return out
+
+
+def _assert_same_contents(got, expected):
+    assert sorted(got) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(got[key], value, err_msg=key)
+
+
+def test_run_files_started_from_the_dense_template_equal_recorded_ones(
+    data_root, tmp_path, monkeypatch
+):
+    """A new run file copies the dense phase's template instead of recording the dense
+    trajectory again; every stored value equals the snapshot-by-snapshot path's."""
+    from shedding.engine import recording
+
+    cfg = tiny_config("record.every_epochs=2")  # replays epochs 0, 2, 3 of 3
+    monkeypatch.setattr(recording, "TEMPLATES", False)
+    ref = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "ref", progress=False)
+    monkeypatch.setattr(recording, "TEMPLATES", True)
+    directory = data_root / "cache" / "dense" / dense_hash(cfg)
+    for old in directory.glob("run-template-*.h5"):  # left by other tests
+        old.unlink()
+    cold = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "cold", progress=False)
+    templates = list(directory.glob("run-template-*.h5"))
+    assert len(templates) == 1
+    stamp = templates[0].stat().st_mtime_ns
+    warm = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "warm", progress=False)
+    assert templates[0].stat().st_mtime_ns == stamp  # copied, not rebuilt
+    expected = _contents(ref.path)
+    # dense epochs 0, 2, 3 (from the template), then the prune event and retraining epoch 2
+    assert len(expected) > 100 and list(expected["index/epoch"]) == [0, 2, 3, 3, 5]
+    for res in (cold, warm):
+        _assert_same_contents(_contents(res.path), expected)
+        with open_run(res.path) as run:  # the copied rows carry this run's time and identity
+            assert run.status == "complete" and run.run_id == run_id(cfg)
+            assert run.index.wall_time[0] >= templates[0].stat().st_mtime - 1
+
+
+def test_a_damaged_dense_template_is_replaced_by_recording_the_rows(data_root, tmp_path):
+    cfg = tiny_config()
+    directory = data_root / "cache" / "dense" / dense_hash(cfg)
+    for old in directory.glob("run-template-*.h5"):  # left by other tests
+        old.unlink()
+    first = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "a", progress=False)
+    (template,) = directory.glob("run-template-*.h5")
+    template.write_bytes(b"not hdf5")
+    again = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "b", progress=False)
+    assert not template.exists()  # dropped; the next run builds it again
+    _assert_same_contents(_contents(again.path), _contents(first.path))

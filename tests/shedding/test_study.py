@@ -125,7 +125,7 @@ def test_tiny_study_runs_every_part_and_its_tables_match_the_run_files(
 
 def test_unknown_study_and_empty_runs_dir_fail_clearly(tmp_path, capsys):
     assert main(["study", "nope"]) == 2
-    assert "unknown study 'nope'; valid: quick, full, regimes" in capsys.readouterr().err
+    assert "unknown study 'nope'; valid: quick, full, first, regimes" in capsys.readouterr().err
     assert main(["study", "full", "--tables-only", "--runs-dir", str(tmp_path)]) == 2
     assert "no finished run of study 'full'" in capsys.readouterr().err
 
@@ -137,15 +137,18 @@ def test_builtin_studies_expand_and_every_part_has_a_role():
             assert study.part_kind(name, parts[0]) == "main"
             assert all(study.part_kind(name, p) for p in parts)
     full = study.study_configs("full")
-    # 360 runs + 12 four-round controls of the iterative runs (one per protocol and seed)
-    assert len(full) == 384
-    assert len({identity.run_id(c) for _, c in full}) == 384
-    assert sum(c.prune.rounds == 4 for _, c in full) == 12
+    # main grid 108 + 12 controls; Q4 12; iterative 6 + 6 four-round controls (one per
+    # protocol and seed); regime cases 72 + 36 controls (3 of them the main grid's LRR
+    # controls) and the ablation 12 + 12
+    assert len(full) == 120 + 12 + 12 + 105 + 24 == 273
+    assert len({identity.run_id(c) for _, c in full}) == 273
+    assert sum(c.prune.rounds == 4 for _, c in full) == 6
     # the quick study: 2 regimes x 2 pruners x 3 seeds, a control and its twin per regime
-    # and seed; every one of its runs is also a run of the regime study
+    # and seed; every one of its runs is also a run of the regime study and the full one
     quick = {identity.run_id(c) for _, c in study.study_configs("quick")}
     assert len(quick) == 12 + 12
     assert quick <= {identity.run_id(c) for _, c in study.study_configs("regimes")}
+    assert quick <= {identity.run_id(c) for _, c in full}
 
 
 def _regime_sweep(path, fixed: dict, cases: dict, grid: dict) -> str:
@@ -188,12 +191,45 @@ def test_demo_prints_the_run_table_and_a_sentence_per_regime(
     assert "| strong | clr | gmp | 2 |" in text and "Control-to-control noise" in text
 
 
+@pytest.mark.slow
+def test_a_study_of_a_grid_and_regime_cases_writes_both_findings(data_root, tmp_path, monkeypatch):
+    grid = _sweep(
+        tmp_path / "grid.toml",
+        {"prune.sparsity": 0.5, "retrain.protocol": "lrr"},
+        {"prune.method": ["gmp", "random"], "seed": [0]},
+    )
+    cases = _regime_sweep(
+        tmp_path / "cases.toml",
+        {"prune.sparsity": 0.1, "retrain.protocol": "clr"},
+        {"mild": {}, "strong": {"retrain.weight_decay": 0.05, "retrain.lr": 0.4}},
+        {"prune.method": ["gmp"], "seed": [0]},
+    )
+    parts = (Part(grid, "main"), Part(cases, "cases"))
+    entry = Study("both", parts, "shedding.studies.combined:write_findings")
+    monkeypatch.setitem(study.STUDIES, "both", entry)
+    rdir, out = tmp_path / "runs", tmp_path / "out"
+    # grid: 2 pruned + 1 control; cases: 2 pruned, 2 controls and their 2 twins
+    assert len(study.study_configs("both")) == 3 + 6
+    code = study.run_study(
+        "both", data_root=data_root, runs_dir=rdir, out=out, jobs=2, progress=False
+    )
+    assert code == 0
+    text = (out / "findings.md").read_text()
+    assert text.startswith("# Study `both`: tables") and "**Q1, main grid" in text
+    grid_part, regime_part = text.split("\n## Retraining regimes\n")
+    assert "| strong | clr | gmp | 1 |" in regime_part and "Control-to-control noise" in regime_part
+    assert "strong" not in grid_part and not regime_part.lstrip().startswith("# ")
+    assert len(json.loads((out / "summaries.json").read_text())) == 3
+    assert len(json.loads((out / "regimes" / "summaries.json").read_text())) == 6
+    assert not (out / "regimes" / "findings.md").exists()
+
+
 def test_the_manifest_names_parts_kinds_and_writers_and_bad_entries_fail_clearly(tmp_path):
     from shedding.errors import ConfigError
     from shedding.studies import catalog, regimes
 
     assert study.STUDIES["full"].sweeps[:3] == ("full", "full-scratch-reduced", "full-iterative")
-    assert study.part_kind("full", "full-regimes-nobn") == "regime"
+    assert study.part_kind("full", "full-regimes") == "cases"
     assert study.findings_writer("regimes") is regimes.write_regime_findings
     with pytest.raises(ConfigError, match="not a part of study 'full'"):
         study.part_kind("full", "regimes")

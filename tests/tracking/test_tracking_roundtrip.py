@@ -261,3 +261,41 @@ def test_bad_arguments_raise_record_errors(tmp_path):
     assert not (tmp_path / "c.h5").exists()
     with open_run(path) as run:
         assert len(run) == 0 and json.loads(json.dumps(run.config)) == {}
+
+
+def test_a_file_started_from_a_template_continues_it_exactly(run_path, tmp_path):
+    """The first PRUNE_AT + 1 snapshots as a template, then the rest recorded: every row
+    equals the file recorded in one go (reference and bitsets carry over)."""
+    template = tmp_path / "template.h5"
+    with RunWriter(template, layers=fakes.LAYERS, config={}) as w:
+        fakes.write(w, 0, fakes.PRUNE_AT + 2)
+    args = dict(layers=fakes.LAYERS, config=fakes.CONFIG, run_id="r1", control="c0")
+    with RunWriter(tmp_path / "t.h5", template=template, **args) as w:
+        assert w.n_committed == w.n_recorded == fakes.PRUNE_AT + 2
+        fakes.write(w, fakes.PRUNE_AT + 2, N_SNAP)
+    with h5py.File(run_path, "r") as a, h5py.File(tmp_path / "t.h5", "r") as b:
+        assert b.attrs["run_id"] == "r1" and json.loads(b.attrs["config"]) == fakes.CONFIG
+        for spec in fakes.LAYERS:
+            for key in a["layers"][spec.name]:
+                np.testing.assert_array_equal(
+                    a["layers"][spec.name][key][()], b["layers"][spec.name][key][()], key
+                )
+        for key in ("step", "epoch", "phase", "round", "lr"):
+            np.testing.assert_array_equal(a["index"][key][()], b["index"][key][()])
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (dict(layers=fakes.LAYERS[:2]), "its layers"),
+        (dict(seed=4), "layer .block.0.conv. samples other weights"),
+        (dict(compression="lzf"), "its compression"),
+        (dict(mode="stats"), "its record mode"),
+    ],
+)
+def test_a_template_that_does_not_fit_is_refused(run_path, tmp_path, change, problem):
+    args = {"layers": fakes.LAYERS, "config": {}, **change}
+    with pytest.raises(RecordError, match=f"does not fit this run: {problem}.*fix: pass a"):
+        RunWriter(tmp_path / "t.h5", template=run_path, **args)
+    assert not (tmp_path / "t.h5").exists()
+    assert not list(tmp_path.glob("*.creating"))
