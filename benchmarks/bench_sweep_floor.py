@@ -1,14 +1,16 @@
 """A study's sweep against its training floor, and where the rest of the time goes.
 
 The floor of a set of runs is their optimizer steps alone: for every distinct dense phase
-and every run's retraining, the same model, batch size and number of steps, one thread, bare
-forward / backward / step, no recording, no evaluation. The sweep is the same runs as
+and every run's retraining, the same model, batch size, number of steps and optimizer (the
+phase's: SGD or Adam with its weight decay), one thread, bare forward / backward / step, no
+recording, no evaluation, no mask. The sweep is the same runs as
 ``shedding sweep`` runs them (forked processes, ``--jobs`` at a time, dense phases cached and
 shared). The ratio ``sweep wall / (floor / jobs)`` is what the engine costs above the floor;
 the sweep's wall time is split into start-up, run processes, idle cores in the tail and
 the summary table's analysis. Then one pruned run is profiled in-process (cProfile) and its
-time split by phase: start-up and data, dense phase (training or cache), dense replay into
-the run file, retraining steps, evaluation, recording, closing.
+time split by phase: start-up and data, dense phase (training or cache), opening the run
+file (a copy of the dense phase's template), retraining steps, evaluation, recording,
+closing.
 
     .venv/bin/python benchmarks/bench_sweep_floor.py [--study quick] [--jobs 2] [--estimate]
 
@@ -33,12 +35,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from shedding.config import ExperimentConfig, dense_hash
+from shedding.config import ExperimentConfig, TrainConfig, dense_hash
 from shedding.data import load_dataset
 from shedding.engine import identity
 from shedding.models import build_model
+from shedding.pruning import round_amounts
 from shedding.retrain import retrain_epochs
+from shedding.retrain.optimizer import retrain_train_config
 from shedding.study import study_configs
+from shedding.train.optim import build_optimizer
 
 #: (module file suffix, function) whose cumulative time makes up each phase of the run.
 PHASES = {
@@ -64,9 +69,12 @@ def _bare_steps(
     b: int,
     epochs: int,
     limit: int | None = None,
+    train: TrainConfig | None = None,
 ) -> int:
-    """Bare training steps over ``x, y`` (batch ``b``) for ``epochs``, at most ``limit``."""
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    """Bare training steps over ``x, y`` (batch ``b``) for ``epochs``, at most ``limit``,
+    with the optimizer ``train`` names (the phase's: SGD or Adam, its weight decay and
+    parameter groups; default SGD with momentum)."""
+    opt = build_optimizer(model, train or TrainConfig())
     model.train()
     steps = 0
     for _ in range(epochs):
@@ -83,14 +91,19 @@ def _bare_steps(
     return steps
 
 
-def _phases(configs: list[ExperimentConfig]) -> list[tuple[ExperimentConfig, list[int]]]:
-    """Per run, the epochs of its phases the floor counts (each dense phase once)."""
+def _phases(
+    configs: list[ExperimentConfig],
+) -> list[tuple[ExperimentConfig, list[tuple[int, TrainConfig]]]]:
+    """Per run, the phases the floor counts (each dense phase once): epochs and the
+    training settings whose optimizer the phase steps with."""
     seen: set[str] = set()
     out = []
     for cfg in configs:
-        phases = [] if dense_hash(cfg) in seen else [cfg.train.epochs]
+        phases = [] if dense_hash(cfg) in seen else [(cfg.train.epochs, cfg.train)]
         seen.add(dense_hash(cfg))
-        out.append((cfg, phases + [retrain_epochs(cfg)] * max(1, cfg.prune.rounds or 1)))
+        # every prune round retrains (an iterative run's rounds follow from its rate)
+        rounds = [(retrain_epochs(cfg), retrain_train_config(cfg))] * len(round_amounts(cfg.prune))
+        out.append((cfg, phases + rounds))
     return out
 
 
@@ -104,9 +117,10 @@ def floor_seconds(configs: list[ExperimentConfig], root: Path) -> tuple[float, i
         model = build_model(
             cfg.model, num_classes=bundle.num_classes, input_shape=bundle.input_shape
         )
-        t0 = time.perf_counter()
-        steps += _bare_steps(model, x, y, cfg.data.batch_size, sum(phases))
-        total += time.perf_counter() - t0
+        for epochs, train in phases:
+            t0 = time.perf_counter()
+            steps += _bare_steps(model, x, y, cfg.data.batch_size, epochs, train=train)
+            total += time.perf_counter() - t0
     return total, steps
 
 
@@ -114,37 +128,37 @@ def estimate_floor(
     configs: list[ExperimentConfig], root: Path, sample_steps: int = 60
 ) -> tuple[float, int, dict[str, float]]:
     """The floor of ``configs`` without training them all: their steps are counted per
-    distinct (model, data) pair, and each pair's seconds per step are timed over
-    ``sample_steps`` bare steps (after 5 warm-up steps). Returns (seconds, steps, seconds
-    per step of each pair). A last, shorter batch of an epoch counts as a full one, so the
-    estimate errs high by at most one batch per epoch."""
+    distinct (model, data, optimizer) triple, and each one's seconds per step are timed
+    over ``sample_steps`` bare steps (after 5 warm-up steps). Returns (seconds, steps,
+    seconds per step of each triple). A last, shorter batch of an epoch counts as a full
+    one, so the estimate errs high by at most one batch per epoch."""
     torch.set_num_threads(1)
-    counts: dict[tuple[Any, Any], int] = {}
-    first: dict[tuple[Any, Any], ExperimentConfig] = {}
+    counts: dict[tuple[Any, Any, str], int] = {}
+    first: dict[tuple[Any, Any, str], tuple[ExperimentConfig, TrainConfig]] = {}
     sizes: dict[Any, int] = {}
     for cfg, phases in _phases(configs):
-        key = (cfg.model, cfg.data)
         if cfg.data not in sizes:
             sizes[cfg.data] = len(load_dataset(cfg.data, root=root, seed=cfg.seed).train_tensors[1])
-        first.setdefault(key, cfg)
-        counts[key] = counts.get(key, 0) + sum(phases) * _steps(
-            sizes[cfg.data], cfg.data.batch_size
-        )
+        for epochs, train in phases:
+            key = (cfg.model, cfg.data, train.optimizer)
+            first.setdefault(key, (cfg, train))
+            counts[key] = counts.get(key, 0) + epochs * _steps(sizes[cfg.data], cfg.data.batch_size)
     total, per_step = 0.0, {}
     for key, n in counts.items():
-        cfg = first[key]
+        cfg, train = first[key]
         bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
         x, y = bundle.train_tensors
         model = build_model(
             cfg.model, num_classes=bundle.num_classes, input_shape=bundle.input_shape
         )
-        _bare_steps(model, x, y, cfg.data.batch_size, 1, limit=5)
+        b = cfg.data.batch_size
+        _bare_steps(model, x, y, b, 1, limit=5, train=train)
         t0 = time.perf_counter()
-        done = _bare_steps(model, x, y, cfg.data.batch_size, 10**6, limit=sample_steps)
+        done = _bare_steps(model, x, y, b, 10**6, limit=sample_steps, train=train)
         sec = (time.perf_counter() - t0) / done
         name = (
             f"{cfg.model.name} width {cfg.model.width:g}, {sizes[cfg.data]} examples, "
-            f"batch {cfg.data.batch_size}"
+            f"batch {b}, {train.optimizer}"
         )
         per_step[name] = sec
         total += sec * n

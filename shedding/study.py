@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from shedding.engine import identity
 from shedding.errors import ConfigError
 from shedding.paths import data_root as resolve_data_root
 from shedding.studies.catalog import (
@@ -85,15 +86,19 @@ def run_study(
     failed: list[str] = []
     t0 = time.time()
     if not tables_only:
+        # one queue for every sweep file: the jobs stay busy across parts (each part's last
+        # runs overlap the next one's first) and the cores idle once, at the very end
+        planned = plan([c for _, c in configs], rdir)
+        action = {identity.run_id(p.cfg): p.action for p in planned}
         for part in get(name).sweeps:
-            planned = plan([c for p, c in configs if p == part], rdir)
-            todo = sum(p.action != "skip" for p in planned)
+            mine = [identity.run_id(c) for p, c in configs if p == part]
+            todo = sum(action[r] != "skip" for r in mine)
             print(
-                f"study {name}: {part}: {len(planned)} runs, {todo} to run -> {rdir}",
+                f"study {name}: {part}: {len(mine)} runs, {todo} to run -> {rdir}",
                 file=sys.stderr,
             )
-            outcome = execute(planned, data_root=root, runs_dir=rdir, jobs=jobs, progress=progress)
-            failed += [f"{k}: {v}" for k, v in outcome.items() if v.startswith("failed")]
+        outcome = execute(planned, data_root=root, runs_dir=rdir, jobs=jobs, progress=progress)
+        failed += [f"{k}: {v}" for k, v in outcome.items() if v.startswith("failed")]
     wall = time.time() - t0
     path = write(name, rdir, dest, wall_seconds=None if tables_only else wall)
     print(f"study {name}: tables -> {path}", file=sys.stderr)

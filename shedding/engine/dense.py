@@ -169,14 +169,25 @@ def _save_state(directory: Path, epoch: int, state: dict[str, torch.Tensor]) -> 
 
 
 class _Checkpoint(Callback):
-    """Resume state after every epoch: weights, optimizer, kept epochs, metrics (the kept
-    weights themselves are already in ``states/``)."""
+    """Resume state at an epoch end once ``every_s`` seconds have passed since the last
+    one (0: every epoch): weights, optimizer, kept epochs, metrics (the kept weights
+    themselves are already in ``states/``)."""
 
-    def __init__(self, path: Path, entries: list[dict[str, Any]], metrics: list[dict[str, Any]]):
+    def __init__(
+        self,
+        path: Path,
+        entries: list[dict[str, Any]],
+        metrics: list[dict[str, Any]],
+        every_s: float = 0.0,
+    ) -> None:
         self.path, self.entries, self.metrics = path, entries, metrics
+        self.cadence = ckpt.Cadence(every_s)
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
         self.metrics.append({"epoch": ctx.epoch, "lr": ctx.lr, **ctx.metrics})
+        if not self.cadence.due():
+            return
+        self.cadence.saved()
         ckpt.save_atomic(
             {
                 "epoch": ctx.epoch,
@@ -260,7 +271,8 @@ def ensure_dense(
             ProgressBar(label="", enabled=progress and dist_info.is_main),
         ]
         if dist_info.is_main:
-            callbacks.append(_Checkpoint(ck_path, entries, metrics))
+            every_s = cfg.record.checkpoint_every_s
+            callbacks.append(_Checkpoint(ck_path, entries, metrics, every_s))
         t0 = time.time()
         train_phase(
             ctx,

@@ -4,8 +4,9 @@
 cache (:mod:`shedding.engine.dense`); each prune round prunes the effective weights, records the
 prune event and the shedding reference (layer RMS, GMP threshold), rebuilds the weights
 the protocol asks for (final, rewound, re-initialised), and retrains with a fresh
-optimizer under the mask. Everything is recorded into one run file; a checkpoint after
-every epoch makes ``resume=True`` continue bit-exactly from the last completed epoch.
+optimizer under the mask. Everything is recorded into one run file; a checkpoint at
+every prune event and at an epoch end every ``record.checkpoint_every_s`` seconds (30 by
+default; 0: every epoch) makes ``resume=True`` continue bit-exactly from the last one.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ def validate(cfg: ExperimentConfig) -> None:
         )
     if cfg.record.per_epoch < 1:
         raise ConfigError(f"record.per_epoch={cfg.record.per_epoch} must be >= 1")
+    if not cfg.record.checkpoint_every_s >= 0:
+        raise ConfigError(
+            f"record.checkpoint_every_s={cfg.record.checkpoint_every_s} must be >= 0 "
+            "(seconds between resume checkpoints; 0 = after every epoch)"
+        )
     validate_scaling(cfg.record)
     amounts = round_amounts(cfg.prune)
     if PROTOCOLS.get(cfg.retrain.protocol).oneshot_only and len(amounts) > 1:

@@ -1,7 +1,8 @@
 """Where an interrupted run stands, and which run files a new run may touch.
 
-A run writes ``<work dir>/checkpoint.pt`` after every completed epoch (and at every prune
-event): the model, optimizer and mask state, the round, epoch, step and LR, how many
+A run writes ``<work dir>/checkpoint.pt`` at every prune event and at the end of an epoch
+once ``record.checkpoint_every_s`` seconds (default 30; 0: every epoch) have passed since
+the last one: the model, optimizer and mask state, the round, epoch, step and LR, how many
 snapshots the run file had committed, and what later rounds need to be re-planned
 exactly (ALLR's inputs, the harvest's shedding reference). ``--resume`` continues from it.
 """

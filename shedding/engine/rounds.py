@@ -125,7 +125,11 @@ class Rounds:
         rt, recorder = self.runtime, self.recorder
         recorder.epoch_offset = offset
         saver = ckpt.EpochCheckpoint(
-            self.checkpoint, self.net.masks, self.writer, self.history.as_extra()
+            self.checkpoint,
+            self.net.masks,
+            self.writer,
+            self.history.as_extra(),
+            every_s=self.cfg.record.checkpoint_every_s,
         )
         if fresh:
             if self.cfg.record.at_prune and self.writer is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,25 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+class Cadence:
+    """Whether a checkpoint is due at an epoch end: once ``every_s`` seconds have passed
+    since the last one (0: always)."""
+
+    def __init__(self, every_s: float = 0.0) -> None:
+        self.every_s = every_s
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.every_s
+
+    def saved(self) -> None:
+        self.last = time.monotonic()
+
+
 class EpochCheckpoint(Callback):
-    """Saves everything needed to resume the current round after every epoch.
+    """Saves everything needed to resume the current round: at the end of an epoch once
+    ``every_s`` seconds have passed since the last save (0: after every epoch), and when
+    :meth:`save` is called (at a prune event).
 
     Args:
         path: Checkpoint file (written atomically).
@@ -83,13 +101,18 @@ class EpochCheckpoint(Callback):
         writer: The run's RunWriter (flushed first: the checkpoint is never ahead of the
             run file), or None.
         extra: More entries to store (e.g. ALLR's per-round inputs).
+        every_s: Seconds between epoch-end checkpoints.
     """
 
-    def __init__(self, path: Path, masks: Any, writer: Any, extra: dict[str, Any]) -> None:
+    def __init__(
+        self, path: Path, masks: Any, writer: Any, extra: dict[str, Any], every_s: float = 0.0
+    ) -> None:
         self.path, self.masks, self.writer, self.extra = path, masks, writer, extra
+        self.cadence = Cadence(every_s)
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
-        self.save(ctx)
+        if self.cadence.due():
+            self.save(ctx)
 
     def save(self, ctx: TrainContext) -> None:
         if self.writer is not None:
@@ -108,3 +131,4 @@ class EpochCheckpoint(Callback):
             },
             self.path,
         )
+        self.cadence.saved()

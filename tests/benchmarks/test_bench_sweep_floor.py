@@ -1,5 +1,5 @@
 """The floor estimate counts the same steps the measured floor trains, and times each
-(model, data) pair of a study once."""
+(model, data, optimizer) triple of a study once."""
 
 from __future__ import annotations
 
@@ -36,13 +36,20 @@ def test_estimate_counts_the_measured_floors_steps_and_times_each_pair(tmp_path)
         for seed in (0, 1)
         for s in (0.0, 0.5)
     ]
-    configs.append(load_config("mnist1d-demo", [*tiny, "model.width=0.5", "prune.rounds=2"]))
+    two = ["model.width=0.5", "prune.sparsity=0", "prune.rounds=2"]  # a 2-round control
+    configs.append(load_config("mnist1d-demo", [*tiny, *two]))
+    iterative = ["seed=1", "prune.mode=iterative", "prune.rate=0.5", "prune.sparsity=0.75"]
+    configs.append(load_config("mnist1d-demo", [*tiny, *iterative]))  # 2 rounds
+    adam = ["seed=0", "prune.sparsity=0.2", "retrain.optimizer=adam", "retrain.lr=0.01"]
+    configs.append(load_config("mnist1d-demo", [*tiny, *adam]))  # seed 0's dense phase
     seconds, steps = floor_seconds(configs, tmp_path)
     est, est_steps, per_step = estimate_floor(configs, tmp_path, sample_steps=4)
-    # 3 dense phases of 2 epochs, 4 one-round and one 2-round retraining of 1 epoch; 4 steps each
-    assert steps == est_steps == (3 * 2 + 4 + 2) * 4
+    # 3 dense phases of 2 epochs, 5 one-round and two 2-round retrainings of 1 epoch per
+    # round; 4 steps each; the Adam retraining is timed with Adam
+    assert steps == est_steps == (3 * 2 + 5 + 2 + 2) * 4
     assert sorted(per_step) == [
-        "resnet1d width 0.25, 200 examples, batch 64",
-        "resnet1d width 0.5, 200 examples, batch 64",
+        "resnet1d width 0.25, 200 examples, batch 64, adam",
+        "resnet1d width 0.25, 200 examples, batch 64, sgd",
+        "resnet1d width 0.5, 200 examples, batch 64, sgd",
     ]
     assert seconds > 0 and est > 0 and all(s > 0 for s in per_step.values())

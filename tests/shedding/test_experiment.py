@@ -213,6 +213,13 @@ def test_an_evaluation_cadence_changes_only_the_skipped_test_metrics(data_root, 
             assert np.isnan(mb[key][~evaluated]).all()
 
 
+def test_a_negative_checkpoint_cadence_is_refused(data_root, tmp_path):
+    cfg = tiny_config("record.checkpoint_every_s=-1")
+    with pytest.raises(ConfigError, match=r"record.checkpoint_every_s=-1.0 must be >= 0"):
+        run_experiment(cfg, data_root=data_root, runs_dir=tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())  # refused before anything is written
+
+
 def test_an_evaluation_cadence_below_one_is_refused():
     with pytest.raises(ConfigError, match=r"train.eval_every=0 must be >= 1"):
         tiny_config("train.eval_every=0")

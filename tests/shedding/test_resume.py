@@ -62,8 +62,11 @@ def _assert_same_final(a: Path, b: Path) -> None:
         assert ra.status == rb.status == "complete"
 
 
-def test_sigkill_during_retraining_then_resume_is_bit_exact(data_root, tmp_path):
-    cfg = tiny_config("retrain.epochs=6", "retrain.protocol=llr", "seed=11")
+@pytest.mark.parametrize("cadence", ["record.checkpoint_every_s=0", "record.checkpoint_every_s=30"])
+def test_sigkill_during_retraining_then_resume_is_bit_exact(data_root, tmp_path, cadence):
+    """After every epoch (0) or at the prune event only (30 s: longer than the run): the
+    resumed run repeats what came after its checkpoint and ends where a clean run ends."""
+    cfg = tiny_config("retrain.epochs=6", "retrain.protocol=llr", "seed=11", cadence)
     cfg_file = write_config(cfg, tmp_path / "cfg.toml")
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     proc = _start(cfg_file, data_root, killed)
@@ -82,7 +85,9 @@ def test_sigkill_during_retraining_then_resume_is_bit_exact(data_root, tmp_path)
 
 def test_sigkill_during_dense_training_then_resume_is_bit_exact(tmp_path):
     root_a, root_b = tmp_path / "a", tmp_path / "b"  # separate dense caches
-    cfg = tiny_config("train.epochs=6", "train.milestones=[4]", "seed=12")
+    cfg = tiny_config(
+        "train.epochs=6", "train.milestones=[4]", "seed=12", "record.checkpoint_every_s=0"
+    )
     cfg_file = write_config(cfg, tmp_path / "cfg.toml")
     proc = _start(cfg_file, root_a, root_a / "runs")
     ck = lambda: any((root_a / "cache" / "dense").glob("*/checkpoint.pt"))  # noqa: E731

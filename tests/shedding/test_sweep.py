@@ -249,3 +249,19 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def test_plan_puts_each_dense_phase_first_then_the_longest_runs(tmp_path):
+    from tiny import tiny_config
+
+    short = tiny_config("retrain.epochs=1")
+    long = tiny_config("retrain.epochs=2", "prune.method=random")
+    rounds = tiny_config("retrain.epochs=1", "prune.mode=iterative", "prune.rounds=3")
+    other_dense = tiny_config("seed=1", "retrain.epochs=1")
+    fifth = tiny_config("seed=1", "retrain.epochs=1", "prune.method=random")
+    order = plan([short, long, rounds, other_dense, fifth], tmp_path)
+    ids = [identity.run_id(p.cfg) for p in order]
+    # the first run of each dense phase (seeds 0 and 1), then 3 rounds x 1 epoch, 2 epochs, 1
+    expected = [short, other_dense, rounds, long, fifth]
+    assert ids == [identity.run_id(c) for c in expected]
+    assert all(p.action == "run" for p in order)
