@@ -233,7 +233,8 @@ def template_key(cfg: ExperimentConfig, specs: Sequence[Any], dense: DensePhase)
 
     parts = {
         "format": FORMAT_VERSION,
-        "toolkit": toolkit_version(),
+        "toolkit": toolkit_version(),  # "unknown" in a source tree, hence the code itself:
+        "code": _statistics_code_digest(),
         "layers": [(s.name, list(s.shape), s.bn) for s in specs],
         "record": [cfg.record.sample_per_layer, cfg.seed, cfg.record.compression,
                    cfg.record.mode, cfg.record.record_dense, cfg.record.every_epochs],
@@ -241,6 +242,19 @@ def template_key(cfg: ExperimentConfig, specs: Sequence[Any], dense: DensePhase)
         "metrics": dense.metrics,
     }  # fmt: skip
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def _statistics_code_digest() -> str:
+    """sha256 of the modules that compute and lay out the stored rows, so a template
+    written by other statistics code (an edited source tree) is never reused."""
+    import tracking.format
+    import tracking.layout
+    import tracking.stats
+
+    h = hashlib.sha256()
+    for module in (tracking.stats, tracking.format, tracking.layout):
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.hexdigest()
 
 
 def dense_template(
