@@ -3,7 +3,10 @@
 The floor of a set of runs is their optimizer steps alone: for every distinct dense phase
 and every run's retraining, the same model, batch size, number of steps and optimizer (the
 phase's: SGD or Adam with its weight decay), one thread, bare forward / backward / step, no
-recording, no evaluation, no mask. The sweep is the same runs as
+recording, no evaluation, no mask. It is measured in ``--jobs`` processes stepping at the
+same time (the runs shared out longest first), as the sweep's processes run, once before
+the sweep and once after: the machine's speed drifts by up to 15% between minutes, and
+the ratio is taken against the mean of the two. The sweep is the same runs as
 ``shedding sweep`` runs them (forked processes, ``--jobs`` at a time, dense phases cached and
 shared). The ratio ``sweep wall / (floor / jobs)`` is what the engine costs above the floor;
 the sweep's wall time is split into start-up, run processes, idle cores in the tail and
@@ -91,9 +94,7 @@ def _bare_steps(
     return steps
 
 
-def _phases(
-    configs: list[ExperimentConfig],
-) -> list[tuple[ExperimentConfig, list[tuple[int, TrainConfig]]]]:
+def _phases(configs: list[ExperimentConfig]) -> Phases:
     """Per run, the phases the floor counts (each dense phase once): epochs and the
     training settings whose optimizer the phase steps with."""
     seen: set[str] = set()
@@ -107,11 +108,14 @@ def _phases(
     return out
 
 
-def floor_seconds(configs: list[ExperimentConfig], root: Path) -> tuple[float, int]:
-    """Seconds of bare training steps for ``configs`` (each dense phase once) and the steps."""
+Phases = list[tuple[ExperimentConfig, list[tuple[int, TrainConfig]]]]
+
+
+def _floor_of(items: Phases, root: Path) -> tuple[float, int]:
+    """Seconds of bare training steps of ``items`` (runs and their phases) and the steps."""
     torch.set_num_threads(1)
     total, steps = 0.0, 0
-    for cfg, phases in _phases(configs):
+    for cfg, phases in items:
         bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
         x, y = bundle.train_tensors
         model = build_model(
@@ -122,6 +126,35 @@ def floor_seconds(configs: list[ExperimentConfig], root: Path) -> tuple[float, i
             steps += _bare_steps(model, x, y, cfg.data.batch_size, epochs, train=train)
             total += time.perf_counter() - t0
     return total, steps
+
+
+def floor_seconds(configs: list[ExperimentConfig], root: Path) -> tuple[float, int]:
+    """Seconds of bare training steps for ``configs`` (each dense phase once) and the steps."""
+    return _floor_of(_phases(configs), root)
+
+
+def floor_in_parallel(configs: list[ExperimentConfig], root: Path, jobs: int) -> tuple[float, int]:
+    """:func:`floor_seconds` with the runs shared out over ``jobs`` processes that step at
+    the same time, as the sweep's run processes do (longest first, each to the least
+    loaded process), so the floor carries whatever the cores cost each other. Returns
+    the summed seconds of every process's steps and the steps."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    for cfg in configs:  # data generated once, before the timing
+        load_dataset(cfg.data, root=root, seed=cfg.seed)
+    items = sorted(_phases(configs), key=lambda it: -sum(e for e, _ in it[1]))
+    shares: list[list[Any]] = [[] for _ in range(jobs)]
+    load = [0] * jobs
+    for it in items:
+        k = load.index(min(load))
+        shares[k].append(it)
+        load[k] += sum(e for e, _ in it[1])
+    # an executor, not a Pool: a process that cannot start fails the call instead of hanging
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        parts = list(pool.map(_floor_of, shares, [root] * jobs))
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
 def estimate_floor(
@@ -174,8 +207,9 @@ def sweep_seconds(study: str, root: Path, jobs: int) -> tuple[float, dict[str, f
     from shedding.study import STUDIES
 
     spans: list[tuple[float, float]] = []
-    split = {"summary table (analysis)": 0.0, "executing": 0.0}
+    split = {"summary table (analysis)": 0.0, "executing": 0.0, "rows still being made": 0.0}
     run_process, execute, summary_table = sw._run_process, sw.execute, sw.summary_table
+    stop = sw.LiveSummaries.stop
 
     def timed_run(*args: Any, **kwargs: Any) -> int:
         t = time.perf_counter()
@@ -197,6 +231,7 @@ def sweep_seconds(study: str, root: Path, jobs: int) -> tuple[float, dict[str, f
     sw._run_process = timed_run
     sw.execute = timed("executing", execute)
     sw.summary_table = timed("summary table (analysis)", summary_table)
+    sw.LiveSummaries.stop = timed("rows still being made", stop)  # type: ignore[method-assign]
     try:
         t0 = time.perf_counter()
         for part in STUDIES[study].sweeps:
@@ -204,13 +239,15 @@ def sweep_seconds(study: str, root: Path, jobs: int) -> tuple[float, dict[str, f
         wall = time.perf_counter() - t0
     finally:
         sw._run_process, sw.execute, sw.summary_table = run_process, execute, summary_table
+        sw.LiveSummaries.stop = stop  # type: ignore[method-assign]
     busy = sum(e - s for s, e in spans)
     durations = sorted(e - s for s, e in spans)
     out = {
         "start-up before the first run process": min(s for s, _ in spans) - t0,
         "run processes (summed lifetimes / jobs)": busy / jobs,
         "idle cores while executing (/ jobs)": split["executing"] - busy / jobs,
-        "summary table (analysis)": split["summary table (analysis)"],
+        "summary rows still being made after the last run": split["rows still being made"],
+        "summary table (the rest of its analysis)": split["summary table (analysis)"],
         "median run process": durations[len(durations) // 2],
         "longest run process": durations[-1],
     }
@@ -259,13 +296,19 @@ def main() -> None:
             )
             print(f"load average after: {os.getloadavg()}")
             return
-        floor, steps = floor_seconds(configs, root)
+        before, steps = floor_in_parallel(configs, root, a.jobs)
         wall, split = sweep_seconds(a.study, root, a.jobs)
+        after, _ = floor_in_parallel(configs, root, a.jobs)
+        floor = (before + after) / 2
         print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")
-        print(f"floor (bare steps, 1 thread): {floor:.1f} s; floor / jobs: {floor / a.jobs:.1f} s")
+        print(
+            f"floor (bare steps, 1 thread, {a.jobs} processes at once): {before:.1f} s before "
+            f"the sweep, {after:.1f} s after; their mean / jobs: {floor / a.jobs:.1f} s"
+        )
         print(
             f"sweep wall, {a.jobs} jobs: {wall:.1f} s; ratio sweep / (floor / jobs): "
-            f"{wall / (floor / a.jobs):.2f}"
+            f"{wall / (floor / a.jobs):.2f} (against the floor before: "
+            f"{wall / (before / a.jobs):.2f}, after: {wall / (after / a.jobs):.2f})"
         )
         for what, seconds in split.items():
             print(f"  {what:<46} {seconds:7.1f} s")

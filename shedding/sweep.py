@@ -31,8 +31,8 @@ import itertools
 import os
 import sys
 import tomllib
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -299,9 +299,11 @@ def execute(
     executor: str = "local",
     progress: bool = True,
     executor_table: dict[str, Any] | None = None,
+    on_complete: Callable[[PlannedRun], None] | None = None,
 ) -> dict[str, str]:
     """Runs the planned runs; returns run_id -> outcome ("complete", "skipped", "submitted",
-    "failed: ..."). ``executor_table``: the sweep file's ``[executor]`` table (submitit)."""
+    "failed: ..."). ``executor_table``: the sweep file's ``[executor]`` table (submitit).
+    ``on_complete``: called in this thread with each run that completes, as it does."""
     from tqdm.auto import tqdm
 
     from shedding.config import to_dict
@@ -326,10 +328,12 @@ def execute(
                 ): p
                 for p in todo
             }
-            for fut, p in futures.items():
-                rc = fut.result()
+            for fut in as_completed(futures):
+                p, rc = futures[fut], fut.result()
                 log = identity.work_dir(runs_dir, p.cfg) / "log.txt"
                 outcome[p.run_id] = "complete" if rc == 0 else _failure(rc, log)
+                if rc == 0 and on_complete is not None:
+                    on_complete(p)
                 bar.update(1)
     else:
         from shedding.cluster import submit_array
@@ -376,30 +380,100 @@ def run_sweep(
     planned = plan(configs, rdir)
     n_skip = sum(p.action == "skip" for p in planned)
     print(f"sweep: {len(planned)} runs ({n_skip} already complete) -> {rdir}", file=sys.stderr)
-    outcome = execute(
-        planned,
-        data_root=root,
-        runs_dir=rdir,
-        jobs=jobs,
-        executor=executor,
-        progress=progress,
-        executor_table=sweep.get("executor"),
-    )
-    print(summary_table([identity.run_path(rdir, p.cfg) for p in planned]))
+    rows = LiveSummaries(planned, rdir)
+    try:
+        outcome = execute(
+            planned,
+            data_root=root,
+            runs_dir=rdir,
+            jobs=jobs,
+            executor=executor,
+            progress=progress,
+            executor_table=sweep.get("executor"),
+            on_complete=rows.complete,
+        )
+    except BaseException:
+        rows.stop(cancel=True)  # an interrupted sweep prints no table: do not wait for rows
+        raise
+    rows.stop()
+    print(summary_table([identity.run_path(rdir, p.cfg) for p in planned], made=rows.made()))
     failed = [k for k, v in outcome.items() if v.startswith("failed")]
     for k in failed:
         print(f"{k}: {outcome[k]}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def summary_table(paths: Sequence[Path]) -> str:
-    """One line per run: what it was, its accuracy, and its shedding next to its control's."""
-    from shedding.analysis.compare import summarize_runs
+class LiveSummaries:
+    """The summary table's rows, each made on a background thread as soon as its run is
+    complete (a pruned run once its control is too, when the control is in the sweep).
+
+    The analysis then overlaps the runs still training and fills the cores left idle in
+    the sweep's tail, instead of following the last run (4-5 s for 24 quick-study runs).
+    A row equals the one :func:`summary_table` makes from the finished files: the same
+    files, read the same way.
+    """
+
+    def __init__(self, planned: Sequence[PlannedRun], runs_dir: Path) -> None:
+        self._dir = runs_dir
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-summaries")
+        self._rows: dict[str, Future[Any]] = {}
+        self._ids = {p.run_id for p in planned}
+        self._complete: set[str] = set()
+        self._waiting: dict[str, list[PlannedRun]] = {}  # control id -> runs waiting for it
+        for p in planned:
+            if p.action == "skip":
+                self.complete(p)
+
+    def complete(self, p: PlannedRun) -> None:
+        """``p`` finished: summarise it, unless it waits for its control; release any run
+        that waited for ``p``."""
+        self._complete.add(p.run_id)
+        ctl = identity.control_id(p.cfg)
+        if ctl in self._ids and ctl not in self._complete:
+            self._waiting.setdefault(ctl, []).append(p)
+        else:
+            self._submit(p)
+        for q in self._waiting.pop(p.run_id, []):
+            self._submit(q)
+
+    def _submit(self, p: PlannedRun) -> None:
+        from shedding.analysis.summary import summarize_file
+
+        ctl = identity.control_config(p.cfg)
+        path = identity.run_path(self._dir, p.cfg)
+        control = identity.run_path(self._dir, ctl) if ctl is not None else None
+        self._rows[str(path)] = self._pool.submit(summarize_file, path, control=control)
+
+    def stop(self, *, cancel: bool = False) -> None:
+        """Wait for the rows started (``cancel``: only the one being made now)."""
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+
+    def made(self) -> dict[str, Future[Any]]:
+        """Run-file path -> its row (a finished future: the summary, or the read error)."""
+        return dict(self._rows)
+
+
+def summary_table(paths: Sequence[Path], made: dict[str, Future[Any]] | None = None) -> str:
+    """One line per run: what it was, its accuracy, and its shedding next to its control's.
+
+    ``made``: rows summarised already (:class:`LiveSummaries`), by run-file path; the other
+    runs are summarised here.
+    """
+    from shedding.analysis.runs import BAD_FILE_ERRORS, describe_error, load_runs
+    from shedding.analysis.summary import summarize_loaded
 
     existing = [p for p in paths if p.exists()]
     if not existing:  # every run failed, or all were submitted to a cluster without waiting
         return "no run of this sweep wrote a run file yet (reasons of failed runs follow)"
-    summaries, bad = summarize_runs(existing)
+    made = made or {}
+    with load_runs([p for p in existing if str(p) not in made], require=False) as rs:
+        summaries, bad = summarize_loaded(rs)
+    for p in existing:
+        if str(p) in made:
+            try:
+                summaries.append(made[str(p)].result())
+            except BAD_FILE_ERRORS as e:
+                bad.append((str(p), describe_error(e)))
     order = {str(p): i for i, p in enumerate(paths)}
     summaries.sort(key=lambda s: (s.role != "pruned", order.get(s.path, 0)))
     head = (

@@ -23,6 +23,7 @@ from shedding.analysis.stats import GroupTest, MeanCI, group_test, mean_ci
 from shedding.analysis.summary import (
     RunSummary,
     flatten_config,
+    summarize_file,
     summarize_loaded,
     summarize_run,
     summarize_runs,
@@ -40,6 +41,7 @@ __all__ = [
     "compare_summaries",
     "flatten_config",
     "group_key",
+    "summarize_file",
     "summarize_loaded",
     "summarize_run",
     "summarize_runs",

@@ -190,6 +190,44 @@ def summarize_runs(
             return summarize_loaded(rs, rule=rule, c=c, revivals=revivals, control=ctl, dead=dead)
 
 
+def summarize_file(
+    path: str | os.PathLike[str],
+    *,
+    control: str | os.PathLike[str] | None = None,
+    rule: str = DEFAULT_RULE,
+    c: float = DEFAULT_C,
+    dead: DeadCut = DEFAULT_DEAD,
+) -> RunSummary:
+    """:func:`summarize_runs` of one run file: its control read from ``control`` when that
+    file is the run's control (the run id it names), else looked up in the run's directory.
+
+    Raises what :func:`tracking.open_run` raises on an unreadable run file; an unreadable
+    control is skipped, as :func:`summarize_runs` skips it.
+
+    Example:
+        >>> s = summarize_file(run_dir / "pruned.h5", control=run_dir / "control.h5")
+        >>> s.role, s.control_found
+        ('pruned', True)
+    """
+    with open_run(path) as run:
+        ctl: Run | None = None
+        if control is not None and Path(control).is_file():
+            try:
+                ctl = open_run(control)
+            except BAD_FILE_ERRORS:
+                ctl = None
+            if ctl is not None and ctl.run_id != run.control:
+                ctl.close()
+                ctl = None
+        if ctl is None:
+            ctl, _ = find_control(run)
+        try:
+            return summarize_run(run, rule=rule, c=c, control=ctl, dead=dead)
+        finally:
+            if ctl is not None:
+                ctl.close()
+
+
 def summarize_loaded(
     rs: RunSet,
     *,

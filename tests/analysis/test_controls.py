@@ -68,6 +68,19 @@ def test_find_control_by_run_id_in_the_same_directory(run, planted_dir: Path) ->
         assert find_control(c2) == (None, False)  # a control names no control
 
 
+def test_one_file_summarised_alone_equals_its_row_among_all(planted_dir: Path) -> None:
+    """summarize_file: the control from the path given, or (a path naming another run, or
+    none) looked up in the directory; the row is the one summarize_runs makes."""
+    from shedding.analysis import summarize_file, summarize_runs
+
+    rows, _ = summarize_runs(planted_dir)
+    among = next(s for s in rows if s.run_id == "pruned").to_dict()
+    pruned, control = planted_dir / "pruned.h5", planted_dir / "control.h5"
+    for given in (control, pruned, planted_dir / "missing.h5", None):
+        alone = summarize_file(pruned, control=given)
+        assert alone.control_found and alone.to_dict() == {**among, "path": str(pruned)}
+
+
 def _verdict_runs(d: Path, excess_per_seed: list[int], control_shed: int) -> list[float]:
     out = []
     for seed, k in enumerate(excess_per_seed):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from shedding.config import load_config
@@ -11,17 +10,16 @@ from shedding.config import load_config
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def _floor_functions():
-    sys.path.insert(0, str(BENCH))
-    try:
-        from bench_sweep_floor import estimate_floor, floor_seconds
-    finally:
-        sys.path.remove(str(BENCH))
-    return estimate_floor, floor_seconds
+def _floor_functions(monkeypatch):
+    # on sys.path for the whole test: the parallel floor's processes import the module too
+    monkeypatch.syspath_prepend(str(BENCH))
+    from bench_sweep_floor import estimate_floor, floor_in_parallel, floor_seconds
+
+    return estimate_floor, floor_seconds, floor_in_parallel
 
 
-def test_estimate_counts_the_measured_floors_steps_and_times_each_pair(tmp_path):
-    estimate_floor, floor_seconds = _floor_functions()
+def test_estimate_counts_the_measured_floors_steps_and_times_each_pair(tmp_path, monkeypatch):
+    estimate_floor, floor_seconds, floor_in_parallel = _floor_functions(monkeypatch)
     tiny = [
         "data.num_train=200",
         "data.num_test=50",
@@ -53,3 +51,6 @@ def test_estimate_counts_the_measured_floors_steps_and_times_each_pair(tmp_path)
         "resnet1d width 0.5, 200 examples, batch 64, sgd",
     ]
     assert seconds > 0 and est > 0 and all(s > 0 for s in per_step.values())
+    # shared out over 2 processes stepping at once: the same steps
+    parallel, parallel_steps = floor_in_parallel(configs, tmp_path, 2)
+    assert parallel_steps == steps and parallel > 0

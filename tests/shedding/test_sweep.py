@@ -96,10 +96,32 @@ def test_sweep_resumes_interrupted_runs_and_skips_finished_ones(data_root, tmp_p
     with open_run(identity.run_path(rdir, victim)) as r:  # resumed: no duplicate snapshot
         keys = list(zip(r.index.round.tolist(), r.index.epoch.tolist(), strict=True))
         assert len(keys) == len(set(keys)) == 4 + 1 + 4
+    _live_rows_equal_the_table_of_the_finished_files(expand(read_sweep(grid)), rdir)
     stamps = {f: f.stat().st_mtime_ns for f in files}
     assert [p.action for p in plan(expand(read_sweep(grid)), rdir)] == ["skip"] * 3
     assert run_sweep(grid, data_root=data_root, runs_dir=rdir, progress=False) == 0
     assert {f: f.stat().st_mtime_ns for f in files} == stamps
+
+
+def _live_rows_equal_the_table_of_the_finished_files(configs: list, rdir: Path) -> None:
+    """Rows made as runs complete, pruned ones reported before their control, print the
+    table the finished files give."""
+    from shedding.sweep import LiveSummaries, PlannedRun, summary_table
+
+    planned = [PlannedRun(c, "run") for c in configs]
+    paths = [identity.run_path(rdir, c) for c in configs]
+    rows = LiveSummaries(planned, rdir)
+    pruned = [p for p in planned if not identity.is_control(p.cfg)]
+    control = next(p for p in planned if identity.is_control(p.cfg))
+    for p in pruned:
+        rows.complete(p)
+    assert rows.made() == {}  # both wait for their control
+    rows.complete(control)
+    rows.stop()
+    made = rows.made()
+    assert set(made) == {str(p) for p in paths}
+    assert all(made[str(identity.run_path(rdir, p.cfg))].result().control_found for p in pruned)
+    assert summary_table(paths, made=made) == summary_table(paths)
 
 
 @pytest.mark.slow
