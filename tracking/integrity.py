@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import h5py
+import numpy as np
 
 from tracking import format as fmt
 from tracking.errors import DamagedRunFile, TrackingError
@@ -77,7 +78,17 @@ def _problem(f: h5py.File, layers: Iterable[str], n: int) -> str | None:
         if not isinstance(g, h5py.Group):
             return f"layer {layer!r} is listed but its group is missing"
         has_bn = bool(g.attrs.get("bn", ""))
-        for name in ("sample_idx", *fmt.LAYER_DATASETS):
+        samples = g.get("sample_idx")
+        if not isinstance(samples, h5py.Dataset):
+            return f"layer {layer!r} has no 'sample_idx' dataset"
+        if samples.ndim != 1 or samples.dtype.kind not in "iu":
+            return f"layer {layer!r} 'sample_idx' is not a list of indices"
+        width = fmt.widths(
+            n_weights=int(g.attrs["n_weights"]),
+            n_channels=int(g.attrs["n_channels"]),
+            n_samples=samples.shape[0],
+        )
+        for name, (dtype, code) in fmt.LAYER_DATASETS.items():
             if (name == "bn_gamma" and not has_bn) or name in skip:
                 continue
             ds = g.get(name)
@@ -85,9 +96,21 @@ def _problem(f: h5py.File, layers: Iterable[str], n: int) -> str | None:
                 return f"layer {layer!r} has no {name!r} dataset"
             if f.swmr_mode:
                 ds.refresh()  # a live writer extends every dataset before the marker
-            if name != "sample_idx" and (ds.ndim < 1 or ds.shape[0] < n):
+            if ds.ndim < 1 or ds.shape[0] < n:
                 rows = ds.shape[0] if ds.ndim else 0
                 return f"layer {layer!r} {name!r} has {rows} rows for {n} snapshots"
+            # a row of the right kind and width (grids: the file's own, so only the rank)
+            known = code in ("N", "M", "C", "K")
+            row: tuple[int | None, ...] = (width[code],) if known else ((None,) if code else ())
+            shape_ok = len(ds.shape) == 1 + len(row) and all(
+                want is None or have == want for have, want in zip(ds.shape[1:], row, strict=True)
+            )
+            if not shape_ok or ds.dtype.kind != np.dtype(dtype).kind:
+                of = f" of width {width[code]}" if known else ""
+                return (
+                    f"layer {layer!r} {name!r} holds {ds.dtype} rows of shape {ds.shape[1:]}; "
+                    f"the format has {np.dtype(dtype)} rows{of}"
+                )
     return None
 
 

@@ -126,6 +126,26 @@ def _mutate(f: h5py.File, kind: str, name: str, value: object) -> None:
             ds.resize(int(value), axis=0)
 
 
+def test_a_layer_dataset_of_the_wrong_shape_or_kind_is_damage_at_open(tmp_path):
+    """Found by the fuzzer: a replaced bitset or magnitude dataset used to fail later, in
+    numpy (a reshape, an unpackbits), instead of naming the damage when the file opens."""
+    import pytest
+
+    from tracking import DamagedRunFile
+
+    for name, value in [
+        ("layers/features.0/magnitude", np.array([0, 0, 0])),
+        ("layers/features.0/kept", np.array([0, 0, 0])),
+        ("layers/features.0/kept", np.zeros((4, 1), np.float32)),
+    ]:
+        path = _copy(tmp_path)
+        with h5py.File(path, "r+") as f:
+            _mutate(f, "replace", name, value)
+        with pytest.raises(DamagedRunFile, match=f"{name.split('/')[-1]}' holds"):
+            open_run(path)
+        check(path)
+
+
 @FUZZ
 @given(mutations=st.lists(mutation, min_size=1, max_size=3))
 def test_mutated_hdf5_objects(mutations):
