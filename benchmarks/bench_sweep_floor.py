@@ -5,7 +5,7 @@ and every run's retraining, the same model, batch size, number of steps and opti
 phase's: SGD or Adam with its weight decay), one thread, bare forward / backward / step, no
 recording, no evaluation, no mask. It is measured in ``--jobs`` processes stepping at the
 same time (the runs shared out longest first), as the sweep's processes run, once before
-the sweep and once after: the machine's speed drifts by up to 15% between minutes, and
+the sweep and once after: the machine's speed drifts by 15% and more between minutes, and
 the ratio is taken against the mean of the two. The sweep is the same runs as
 ``shedding sweep`` runs them (forked processes, ``--jobs`` at a time, dense phases cached and
 shared). The ratio ``sweep wall / (floor / jobs)`` is what the engine costs above the floor;

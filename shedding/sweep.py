@@ -130,6 +130,7 @@ def plan(configs: Sequence[ExperimentConfig], runs_dir: Path) -> list[PlannedRun
     the first run of each dense phase first (it trains the phase the others wait for), then
     the rest longest first (retraining epochs over all rounds; ties keep their order), so
     the last runs to finish are short ones and the cores idle little at the end."""
+    from shedding.pruning import round_amounts
     from shedding.retrain import retrain_epochs
 
     planned: list[PlannedRun] = []
@@ -148,7 +149,8 @@ def plan(configs: Sequence[ExperimentConfig], runs_dir: Path) -> list[PlannedRun
         h = dense_hash(p.cfg)
         (rest if h in seen else first).append(p)
         seen.add(h)
-    rest.sort(key=lambda p: -retrain_epochs(p.cfg) * max(1, p.cfg.prune.rounds or 1))
+    # every prune round retrains; an iterative run's rounds follow from its rate
+    rest.sort(key=lambda p: -retrain_epochs(p.cfg) * len(round_amounts(p.cfg.prune)))
     return first + rest
 
 

@@ -278,12 +278,18 @@ def test_plan_puts_each_dense_phase_first_then_the_longest_runs(tmp_path):
 
     short = tiny_config("retrain.epochs=1")
     long = tiny_config("retrain.epochs=2", "prune.method=random")
-    rounds = tiny_config("retrain.epochs=1", "prune.mode=iterative", "prune.rounds=3")
+    rounds = tiny_config("retrain.epochs=1", "prune.sparsity=0", "prune.rounds=3")  # a control
     other_dense = tiny_config("seed=1", "retrain.epochs=1")
     fifth = tiny_config("seed=1", "retrain.epochs=1", "prune.method=random")
-    order = plan([short, long, rounds, other_dense, fifth], tmp_path)
+    # 2 rounds from its rate (50% a round to 75%), though prune.rounds is unset
+    by_rate = tiny_config(
+        "seed=1", "retrain.epochs=1", "prune.mode=iterative", "prune.rate=0.5",
+        "prune.sparsity=0.75",
+    )  # fmt: skip
+    order = plan([short, long, rounds, other_dense, fifth, by_rate], tmp_path)
     ids = [identity.run_id(p.cfg) for p in order]
-    # the first run of each dense phase (seeds 0 and 1), then 3 rounds x 1 epoch, 2 epochs, 1
-    expected = [short, other_dense, rounds, long, fifth]
+    # the first run of each dense phase (seeds 0 and 1), then 3 rounds x 1 epoch, 2 epochs
+    # and 2 rounds x 1 epoch (a tie keeps its order), 1 epoch
+    expected = [short, other_dense, rounds, long, by_rate, fifth]
     assert ids == [identity.run_id(c) for c in expected]
     assert all(p.action == "run" for p in order)
