@@ -130,6 +130,9 @@ class Run:
 
     @staticmethod
     def _layer_info(g: h5py.Group) -> LayerInfo:
+        for attr in ("name", "shape", "n_weights", "n_channels", "bn"):
+            if attr not in g.attrs:
+                raise ValueError(f"layer group {g.name} has no {attr!r} attribute")
         return LayerInfo(
             name=str(g.attrs["name"]),
             shape=tuple(int(s) for s in g.attrs["shape"]),

@@ -43,6 +43,8 @@ LAYER = fakes.LAYERS[0].name
         (lambda f: f.__delitem__(f"layers/{LAYER}"), "layer list"),
         (lambda f: f[f"layers/{LAYER}/hist"].resize(1, axis=0), "'hist' has 1 rows for 4"),
         (lambda f: f.attrs.__setitem__("config", "{not json"), "root metadata"),
+        (lambda f: f[f"layers/{LAYER}"].attrs.__delitem__("n_weights"), "no 'n_weights' attr"),
+        (lambda f: f[f"layers/{LAYER}"].attrs.__delitem__("n_channels"), "no 'n_channels' attr"),
     ],
 )
 def test_a_missing_or_short_object_is_refused_at_open(real_run, tmp_path, edit, needle):
