@@ -11,6 +11,7 @@ import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import h5py
 import numpy as np
@@ -187,7 +188,9 @@ class RowAppender:
     snapshot writes ~20 rows per layer. Here the dataset grows ``block`` rows at a time and a
     row is one hyperslab selection plus one ``H5Dwrite``. Rows past the last one written hold
     the fill value; :meth:`trim` cuts the dataset back to its written length (the writer does
-    at close; readers ignore rows beyond ``len(/index/step)`` anyway).
+    at close; readers ignore rows beyond ``len(/index/step)`` anyway). Rows can also be
+    staged (:meth:`stage`) and written several at once (:meth:`write_staged`): one
+    ``H5Dwrite`` costs ~30-50 us whether it writes one small row or sixteen.
     """
 
     __slots__ = (
@@ -197,8 +200,11 @@ class RowAppender:
         "_dtype",
         "_fspace",
         "_mspace",
+        "_mspaces",
         "_name",
         "_size",
+        "_stage",
+        "_staged",
         "_start",
         "_width",
         "capacity",
@@ -217,6 +223,9 @@ class RowAppender:
         self.capacity = int(shape[0])
         self._mspace = h5s.create_simple(self._count)
         self._fspace = self._dsid.get_space()
+        self._stage = np.empty((0, *self._width), self._dtype)  # rows held for write_staged
+        self._staged = 0
+        self._mspaces: dict[int, Any] = {}  # memory spaces of k staged rows
 
     def _set_rows(self, rows: int) -> None:
         self._dsid.set_extent((rows, *self._width))
@@ -232,6 +241,34 @@ class RowAppender:
             raise RecordError(f"{self._name}: row of {arr.size} values, expected {self._size}")
         self._fspace.select_hyperslab((row, *self._start), self._count)
         self._dsid.write(self._mspace, self._fspace, arr)
+
+    def stage(self, value: object) -> None:
+        """Hold ``value`` (cast to the dataset dtype) as the next row :meth:`write_staged`
+        writes; nothing reaches the file yet."""
+        arr = np.asarray(value, dtype=self._dtype)
+        if arr.size != self._size:
+            raise RecordError(f"{self._name}: row of {arr.size} values, expected {self._size}")
+        if self._staged == len(self._stage):
+            grown = np.empty((max(4, 2 * self._staged), *self._width), self._dtype)
+            grown[: self._staged] = self._stage[: self._staged]
+            self._stage = grown
+        self._stage[self._staged] = arr.reshape(self._width)
+        self._staged += 1
+
+    def write_staged(self, row: int) -> None:
+        """Write the staged rows at ``row``, ``row + 1``, ... in one ``H5Dwrite`` (the same
+        values as one :meth:`write` per row) and forget them."""
+        k = self._staged
+        if k == 0:
+            return
+        if row + k > self.capacity:
+            self._set_rows(row + k - 1 + self._block)
+        mspace = self._mspaces.get(k)
+        if mspace is None:
+            mspace = self._mspaces[k] = h5s.create_simple((k, *self._width))
+        self._fspace.select_hyperslab((row, *self._start), (k, *self._width))
+        self._dsid.write(mspace, self._fspace, self._stage[:k])
+        self._staged = 0
 
     def trim(self, rows: int) -> None:
         """Resize the dataset to exactly ``rows`` rows."""

@@ -3,6 +3,12 @@
 Only the writer's background thread (or ``record`` itself with ``background=False``)
 touches a session. The commit protocol of a snapshot: append a row to every per-layer
 dataset and every /index column except ``step``, flush, then append ``step``, flush.
+
+A session with ``batch > 1`` commits several snapshots at once: each snapshot's bulk rows
+(magnitudes and bitsets) are written as it comes, its small rows (statistics, sampled
+weights, index) are staged and written together, one ``H5Dwrite`` per dataset for the
+whole batch, then ``step`` grows by the batch. A reader sees the same rows either way,
+only later; :meth:`WriterSession.commit` writes what is staged.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import platform
 import socket
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -77,10 +84,13 @@ def snapshot_datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:
 class WriterSession:
     """An open run file in SWMR write mode, plus the running state of the statistics."""
 
-    def __init__(self, f: h5py.File, *, layers: Sequence[LayerSpec]) -> None:
+    def __init__(self, f: h5py.File, *, layers: Sequence[LayerSpec], batch: int = 1) -> None:
         self.f = f
         self.layers = list(layers)
-        self.n = int(f["index/step"].shape[0])
+        self.n = int(f["index/step"].shape[0])  # committed snapshots
+        self.batch = max(1, int(batch))  # snapshots per commit at most
+        self.pending = 0  # snapshots written or staged after the committed ones
+        self.pending_since = 0.0  # time.monotonic() when the first of them came
         self.n_metrics = int(f["metrics/wall_time"].shape[0])
         self.n_events = int(f["events/end"].shape[0])
         self.n_bytes = int(f["events/end"][-1]) if self.n_events else 0
@@ -115,8 +125,11 @@ class WriterSession:
         masks: Mapping[str, np.ndarray],
         bn_gamma: Mapping[str, np.ndarray],
     ) -> None:
-        """Compute and commit one snapshot (index ``self.n``)."""
-        n = self.n
+        """Compute one snapshot (index ``self.n + self.pending``): write its bulk rows,
+        stage the others, and commit once ``self.batch`` snapshots are pending."""
+        n = self.n + self.pending
+        if not self.pending:
+            self.pending_since = time.monotonic()
         for spec in self.layers:
             name = spec.name
             snap = compute_layer_snapshot(
@@ -133,19 +146,35 @@ class WriterSession:
                 rows["mask"].write(n, snap.mask)
                 rows["kept"].write(n, snap.kept)
             for key, value in vars(snap.stats).items():
-                rows[key].write(n, value)
-            rows["sample_value"].write(n, weights[name].reshape(-1)[self.samples[name]])
+                rows[key].stage(value)
+            rows["sample_value"].stage(weights[name].reshape(-1)[self.samples[name]])
             if spec.bn:
                 gamma = bn_gamma.get(name, np.full(spec.n_channels, np.nan, np.float32))
-                rows["bn_gamma"].write(n, gamma)
+                rows["bn_gamma"].stage(gamma)
             self.prev_mask[name], self.prev_kept[name] = snap.mask, snap.kept
         for key, index_row in self.index_rows.items():
+            index_row.stage(row[key])
+        self.pending += 1
+        if self.pending >= self.batch:
+            self.commit()
+
+    def commit(self) -> None:
+        """Write the staged rows of the pending snapshots, flush, then grow the commit
+        marker ``/index/step`` by them and flush again (nothing to do when none pend)."""
+        if not self.pending:
+            return
+        n = self.n
+        for rows in self.rows.values():
+            for key, appender in rows.items():
+                if key not in fmt.BULK_DATASETS:
+                    appender.write_staged(n)
+        for key, index_row in self.index_rows.items():
             if key != fmt.INDEX_MARKER:
-                index_row.write(n, row[key])
+                index_row.write_staged(n)
         self.f.flush()
-        self.index_rows[fmt.INDEX_MARKER].write(n, row[fmt.INDEX_MARKER])
+        self.index_rows[fmt.INDEX_MARKER].write_staged(n)
         self.f.flush()
-        self.n = n + 1
+        self.n, self.pending = n + self.pending, 0
 
     def add_phase(self, name: str) -> None:
         """Append a phase label (its code is its row) before any row uses the code."""
@@ -167,7 +196,9 @@ class WriterSession:
         self.n_metrics += 1
 
     def write_event(self, data: bytes, n_snapshots: int) -> None:
-        """Commit one event: its JSON bytes, then its end offset (the marker)."""
+        """Commit one event: its JSON bytes, then its end offset (the marker); the
+        snapshots before it are committed first."""
+        self.commit()
         end = self.n_bytes + len(data)
         self.events["bytes"].resize(end, axis=0)
         self.events["bytes"][self.n_bytes : end] = np.frombuffer(data, dtype=np.uint8)

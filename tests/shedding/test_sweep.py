@@ -63,7 +63,9 @@ def test_sweep_resumes_interrupted_runs_and_skips_finished_ones(data_root, tmp_p
     from test_resume import _committed, _start, _wait_for
 
     grid = tmp_path / "grid.toml"
-    fixed = {**SET, "retrain.protocol": "llr", "retrain.epochs": 4}
+    # a checkpoint (so a commit) after every epoch: the victim is killed once two
+    # retraining epochs are in its file, well before it ends
+    fixed = {**SET, "retrain.protocol": "llr", "retrain.epochs": 4, "record.checkpoint_every_s": 0}
     lines = [
         'base = "mnist1d-demo"',
         "[set]",
