@@ -6,19 +6,22 @@ phase's: SGD or Adam with its weight decay), one thread, bare forward / backward
 recording, no evaluation, no mask. It is measured in ``--jobs`` processes stepping at the
 same time (the runs shared out longest first), as the sweep's processes run, once before
 the sweep and once after: the machine's speed drifts by 15% and more between minutes, and
-the ratio is taken against the mean of the two. The sweep is the same runs as
-``shedding sweep`` runs them (forked processes, ``--jobs`` at a time, dense phases cached and
-shared). The ratio ``sweep wall / (floor / jobs)`` is what the engine costs above the floor;
-the sweep's wall time is split into start-up, run processes, idle cores in the tail and
-the summary table's analysis. Then one pruned run is profiled in-process (cProfile) and its
-time split by phase: start-up and data, dense phase (training or cache), opening the run
-file (a copy of the dense phase's template), retraining steps, evaluation, recording,
-closing.
+the ratio is taken against the mean of the two. The sweep is the study's runs as
+``shedding study`` runs them (every part in one queue of forked processes, ``--jobs`` at a
+time, dense phases cached and shared). The ratio ``sweep wall / (floor / jobs)`` is what the
+engine costs above the floor; the sweep's wall time is split into start-up, run processes
+and idle cores in the tail, and the findings written after it are timed apart. Then one
+pruned run is profiled in-process (cProfile) and its time split by phase: start-up and data,
+dense phase (training or cache), opening the run file (a copy of the dense phase's
+template), retraining steps, evaluation, recording, closing.
 
-    .venv/bin/python benchmarks/bench_sweep_floor.py [--study quick] [--jobs 2] [--estimate]
+    .venv/bin/python benchmarks/bench_sweep_floor.py [--study quick] [--jobs 2]
+        [--estimate | --sampled-floor] [--sample-steps 320]
 
-``--estimate`` counts a study's steps and times a sample of them per model and data set
-instead of training and sweeping it all: the floor of the full study in about a minute.
+``--estimate`` counts a study's steps and times a sample of them per (model, data,
+optimizer) triple, in ``--jobs`` processes at once, instead of training it all: the floor of
+the full study in about a minute. ``--sampled-floor`` sweeps the study between two such
+estimates (the full study's floor stepped in full would take twice its sweep).
 
 Runs go to a temporary directory; nothing in ``data/`` is touched. Report the machine's
 load average with the figures (it is printed).
@@ -157,15 +160,38 @@ def floor_in_parallel(configs: list[ExperimentConfig], root: Path, jobs: int) ->
     return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
+def _sample_rates(
+    samples: list[tuple[ExperimentConfig, TrainConfig]], root: Path, sample_steps: int
+) -> list[float]:
+    """Seconds per bare step of each (config, training settings) in ``samples``, each
+    over ``sample_steps`` steps after 5 warm-up steps, one thread."""
+    torch.set_num_threads(1)
+    out = []
+    for cfg, train in samples:
+        bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
+        x, y = bundle.train_tensors
+        model = build_model(
+            cfg.model, num_classes=bundle.num_classes, input_shape=bundle.input_shape
+        )
+        b = cfg.data.batch_size
+        _bare_steps(model, x, y, b, 1, limit=5, train=train)
+        t0 = time.perf_counter()
+        done = _bare_steps(model, x, y, b, 10**6, limit=sample_steps, train=train)
+        out.append((time.perf_counter() - t0) / done)
+    return out
+
+
 def estimate_floor(
-    configs: list[ExperimentConfig], root: Path, sample_steps: int = 60
+    configs: list[ExperimentConfig], root: Path, sample_steps: int = 60, jobs: int = 1
 ) -> tuple[float, int, dict[str, float]]:
     """The floor of ``configs`` without training them all: their steps are counted per
     distinct (model, data, optimizer) triple, and each one's seconds per step are timed
-    over ``sample_steps`` bare steps (after 5 warm-up steps). Returns (seconds, steps,
-    seconds per step of each triple). A last, shorter batch of an epoch counts as a full
-    one, so the estimate errs high by at most one batch per epoch."""
-    torch.set_num_threads(1)
+    over ``sample_steps`` bare steps (after 5 warm-up steps). With ``jobs`` > 1 the same
+    samples are stepped in ``jobs`` processes at once and their seconds per step averaged,
+    so the rate carries what the processes cost each other, as the sweep's ``jobs`` run
+    processes do.
+    Returns (seconds, steps, seconds per step of each triple). A last, shorter batch of an
+    epoch counts as a full one, so the estimate errs high by at most one batch per epoch."""
     counts: dict[tuple[Any, Any, str], int] = {}
     first: dict[tuple[Any, Any, str], tuple[ExperimentConfig, TrainConfig]] = {}
     sizes: dict[Any, int] = {}
@@ -176,22 +202,24 @@ def estimate_floor(
             key = (cfg.model, cfg.data, train.optimizer)
             first.setdefault(key, (cfg, train))
             counts[key] = counts.get(key, 0) + epochs * _steps(sizes[cfg.data], cfg.data.batch_size)
+    samples = [first[key] for key in counts]
+    if jobs <= 1:
+        rates = _sample_rates(samples, root, sample_steps)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            parts = list(
+                pool.map(_sample_rates, [samples] * jobs, [root] * jobs, [sample_steps] * jobs)
+            )
+        rates = [sum(r) / jobs for r in zip(*parts, strict=True)]
     total, per_step = 0.0, {}
-    for key, n in counts.items():
-        cfg, train = first[key]
-        bundle = load_dataset(cfg.data, root=root, seed=cfg.seed)
-        x, y = bundle.train_tensors
-        model = build_model(
-            cfg.model, num_classes=bundle.num_classes, input_shape=bundle.input_shape
-        )
-        b = cfg.data.batch_size
-        _bare_steps(model, x, y, b, 1, limit=5, train=train)
-        t0 = time.perf_counter()
-        done = _bare_steps(model, x, y, b, 10**6, limit=sample_steps, train=train)
-        sec = (time.perf_counter() - t0) / done
+    for n, (cfg, train), sec in zip(counts.values(), samples, rates, strict=True):
         name = (
             f"{cfg.model.name} width {cfg.model.width:g}, {sizes[cfg.data]} examples, "
-            f"batch {b}, {train.optimizer}"
+            f"batch {cfg.data.batch_size}, {train.optimizer}"
         )
         per_step[name] = sec
         total += sec * n
@@ -199,17 +227,18 @@ def estimate_floor(
 
 
 def sweep_seconds(study: str, root: Path, jobs: int) -> tuple[float, dict[str, float]]:
-    """Wall time of ``shedding study <study>``'s runs through the sweep machinery, and how
-    it splits: start-up before the first run process, the run processes (their summed
-    lifetimes over ``jobs``), cores left idle while runs were executing (the tail, where
-    fewer runs than jobs remain), and the summary table analysed after the runs."""
+    """Wall time of ``shedding study <study>``'s runs as the study runs them (every part's
+    runs in one queue of ``jobs`` forked processes), and how it splits: start-up before
+    the first run process, the run processes (their summed lifetimes over ``jobs``), cores
+    left idle while runs were executing (the tail, where fewer runs than jobs remain).
+    The findings written after the runs are timed apart (returned in the split, not in
+    the wall time)."""
+    import shedding.study as st
     import shedding.sweep as sw
-    from shedding.study import STUDIES
 
     spans: list[tuple[float, float]] = []
-    split = {"summary table (analysis)": 0.0, "executing": 0.0, "rows still being made": 0.0}
-    run_process, execute, summary_table = sw._run_process, sw.execute, sw.summary_table
-    stop = sw.LiveSummaries.stop
+    executing: list[tuple[float, float]] = []
+    run_process, execute = sw._run_process, sw.execute
 
     def timed_run(*args: Any, **kwargs: Any) -> int:
         t = time.perf_counter()
@@ -218,40 +247,37 @@ def sweep_seconds(study: str, root: Path, jobs: int) -> tuple[float, dict[str, f
         finally:
             spans.append((t, time.perf_counter()))
 
-    def timed(key: str, f: Any) -> Any:
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return f(*args, **kwargs)
-            finally:
-                split[key] += time.perf_counter() - t
+    def timed_execute(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return execute(*args, **kwargs)
+        finally:
+            executing.append((t, time.perf_counter()))
 
-        return inner
-
-    sw._run_process = timed_run
-    sw.execute = timed("executing", execute)
-    sw.summary_table = timed("summary table (analysis)", summary_table)
-    sw.LiveSummaries.stop = timed("rows still being made", stop)  # type: ignore[method-assign]
+    sw._run_process, sw.execute = timed_run, timed_execute
     try:
         t0 = time.perf_counter()
-        for part in STUDIES[study].sweeps:
-            sw.run_sweep(part, data_root=root, runs_dir=root / "runs", jobs=jobs, progress=False)
-        wall = time.perf_counter() - t0
+        rc = st.run_study(
+            study, data_root=root, runs_dir=root / "runs", out=root / "findings", jobs=jobs,
+            progress=False,
+        )  # fmt: skip
+        done = time.perf_counter()
     finally:
-        sw._run_process, sw.execute, sw.summary_table = run_process, execute, summary_table
-        sw.LiveSummaries.stop = stop  # type: ignore[method-assign]
+        sw._run_process, sw.execute = run_process, execute
+    if rc != 0:
+        raise SystemExit(f"study {study!r}: a run failed (exit {rc}); see its log")
+    ((start, end),) = executing
     busy = sum(e - s for s, e in spans)
     durations = sorted(e - s for s, e in spans)
     out = {
         "start-up before the first run process": min(s for s, _ in spans) - t0,
         "run processes (summed lifetimes / jobs)": busy / jobs,
-        "idle cores while executing (/ jobs)": split["executing"] - busy / jobs,
-        "summary rows still being made after the last run": split["rows still being made"],
-        "summary table (the rest of its analysis)": split["summary table (analysis)"],
+        "idle cores while executing (/ jobs)": (end - start) - busy / jobs,
         "median run process": durations[len(durations) // 2],
         "longest run process": durations[-1],
+        "findings after the runs (not in the wall time)": done - end,
     }
-    return wall, out
+    return end - t0, out
 
 
 def profile_one(cfg: ExperimentConfig, root: Path) -> dict[str, float]:
@@ -278,44 +304,67 @@ def main() -> None:
     ap.add_argument(
         "--estimate",
         action="store_true",
-        help="only estimate the floor (steps counted, seconds per step sampled): no sweep",
+        help="only estimate the floor (steps counted, seconds per step sampled in --jobs "
+        "processes at once): no sweep",
+    )
+    ap.add_argument(
+        "--sampled-floor",
+        action="store_true",
+        help="time the sweep against floors estimated (as --estimate) right before and "
+        "right after it, instead of stepping every run twice: for the full study",
+    )
+    ap.add_argument(
+        "--sample-steps", type=int, default=320, help="bare steps timed per sampled triple"
     )
     a = ap.parse_args()
     configs = [cfg for _, cfg in study_configs(a.study)]
+
+    def floor_now() -> tuple[float, int, dict[str, float]]:
+        if a.estimate or a.sampled_floor:
+            return estimate_floor(configs, root, sample_steps=a.sample_steps, jobs=a.jobs)
+        return (*floor_in_parallel(configs, root, a.jobs), {})
+
+    how = (
+        f"estimated: steps counted, {a.sample_steps} sampled per triple"
+        if a.estimate or a.sampled_floor
+        else "every run stepped"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         print(f"load average before: {os.getloadavg()}")
+        before, steps, rates = floor_now()
+        print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")
+        for name, sec in rates.items():
+            print(f"  {name}: {1000 * sec:.1f} ms per step ({a.jobs} processes at once)")
         if a.estimate:
-            floor, steps, per_step = estimate_floor(configs, root)
-            print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")
-            for name, sec in per_step.items():
-                print(f"  {name}: {1000 * sec:.1f} ms per step")
             print(
-                f"estimated floor (bare steps, 1 thread): {floor:.0f} s; floor / jobs: "
-                f"{floor / a.jobs:.0f} s ({floor / a.jobs / 60:.1f} min)"
+                f"floor (bare steps, 1 thread, {how}): {before:.0f} s; floor / jobs: "
+                f"{before / a.jobs:.0f} s ({before / a.jobs / 60:.1f} min)"
             )
             print(f"load average after: {os.getloadavg()}")
             return
-        before, steps = floor_in_parallel(configs, root, a.jobs)
         wall, split = sweep_seconds(a.study, root, a.jobs)
-        after, _ = floor_in_parallel(configs, root, a.jobs)
+        print(f"load average at the sweep's end: {os.getloadavg()}")
+        after, _, rates = floor_now()
+        for name, sec in rates.items():
+            print(f"  after the sweep, {name}: {1000 * sec:.1f} ms per step")
         floor = (before + after) / 2
-        print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")
         print(
-            f"floor (bare steps, 1 thread, {a.jobs} processes at once): {before:.1f} s before "
-            f"the sweep, {after:.1f} s after; their mean / jobs: {floor / a.jobs:.1f} s"
+            f"floor (bare steps, 1 thread, {a.jobs} processes at once, {how}): {before:.1f} s "
+            f"before the sweep, {after:.1f} s after; their mean / jobs: {floor / a.jobs:.1f} s "
+            f"({floor / a.jobs / 60:.1f} min)"
         )
         print(
-            f"sweep wall, {a.jobs} jobs: {wall:.1f} s; ratio sweep / (floor / jobs): "
-            f"{wall / (floor / a.jobs):.2f} (against the floor before: "
+            f"sweep wall, {a.jobs} jobs: {wall:.1f} s ({wall / 60:.1f} min); ratio sweep / "
+            f"(floor / jobs): {wall / (floor / a.jobs):.2f} (against the floor before: "
             f"{wall / (before / a.jobs):.2f}, after: {wall / (after / a.jobs):.2f})"
         )
         for what, seconds in split.items():
-            print(f"  {what:<46} {seconds:7.1f} s")
+            print(f"  {what:<48} {seconds:7.1f} s")
         pruned = next(c for c in configs if not identity.is_control(c))
         print(f"phase profile of one pruned run ({identity.run_id(pruned)}), in-process:")
         for phase, seconds in profile_one(pruned, root).items():
-            print(f"  {phase:<46} {seconds:7.2f} s")
+            print(f"  {phase:<48} {seconds:7.2f} s")
         print(f"load average after: {os.getloadavg()}")
 
 

@@ -54,3 +54,7 @@ def test_estimate_counts_the_measured_floors_steps_and_times_each_pair(tmp_path,
     # shared out over 2 processes stepping at once: the same steps
     parallel, parallel_steps = floor_in_parallel(configs, tmp_path, 2)
     assert parallel_steps == steps and parallel > 0
+    # the estimate sampled in 2 processes at once: the same steps and triples
+    est2, est2_steps, per_step2 = estimate_floor(configs, tmp_path, sample_steps=4, jobs=2)
+    assert est2_steps == steps and sorted(per_step2) == sorted(per_step)
+    assert est2 > 0 and all(s > 0 for s in per_step2.values())
