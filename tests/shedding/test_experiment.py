@@ -292,3 +292,33 @@ def test_a_damaged_dense_template_is_replaced_by_recording_the_rows(data_root, t
     again = run_experiment(cfg, data_root=data_root, runs_dir=tmp_path / "b", progress=False)
     assert not template.exists()  # dropped; the next run builds it again
     _assert_same_contents(_contents(again.path), _contents(first.path))
+
+
+def test_runs_are_the_same_whether_or_not_new_memory_is_filled(tmp_path, monkeypatch):
+    """Deterministic mode's NaN fill of new tensors is off (it costs ~5% of a CPU step);
+    no op of a run reads memory it did not write, so a run with the fill on, its dense
+    phase included, records the same values and ends with the same weights."""
+    import torch.utils.deterministic
+
+    from shedding.train import checkpoint as ckpt
+
+    seed = ckpt.seed_everything
+    cfg = tiny_config("prune.method=random", "retrain.protocol=lrr")
+    got = {}
+    for fill in (False, True):
+
+        def seeded(s, fill=fill):
+            seed(s)
+            torch.utils.deterministic.fill_uninitialized_memory = fill
+
+        monkeypatch.setattr(ckpt, "seed_everything", seeded)
+        root = tmp_path / f"fill-{fill}"  # its own data root: the dense phase trains too
+        got[fill] = run_experiment(cfg, data_root=root, runs_dir=root / "runs", progress=False)
+        assert torch.empty(8).isnan().all() == fill  # the run's setting, still in force
+    expected = _contents(got[True].path)
+    assert len(expected) > 100
+    _assert_same_contents(_contents(got[False].path), expected)
+    a, b = (torch.load(got[f].path.with_suffix(".final.pt")) for f in (False, True))
+    assert a["model"].keys() == b["model"].keys()
+    for key, value in b["model"].items():
+        assert torch.equal(a["model"][key], value), key
