@@ -16,12 +16,16 @@ dense phase (training or cache), opening the run file (a copy of the dense phase
 template), retraining steps, evaluation, recording, closing.
 
     .venv/bin/python benchmarks/bench_sweep_floor.py [--study quick] [--jobs 2]
-        [--estimate | --sampled-floor] [--sample-steps 320]
+        [--estimate | --sampled-floor | --interleaved K] [--sample-steps 320]
 
 ``--estimate`` counts a study's steps and times a sample of them per (model, data,
 optimizer) triple, in ``--jobs`` processes at once, instead of training it all: the floor of
 the full study in about a minute. ``--sampled-floor`` sweeps the study between two such
 estimates (the full study's floor stepped in full would take twice its sweep).
+``--interleaved K`` sweeps the study's queue in K slices and samples the rates before the
+first and after each, so each slice is set against the machine's speed of its own minutes
+(it drifts by ±10% between minutes: two sweeps of the full study measured 1.06 and 1.21
+against floors sampled only before and after them).
 
 Runs go to a temporary directory; nothing in ``data/`` is touched. Report the machine's
 load average with the figures (it is printed).
@@ -181,6 +185,61 @@ def _sample_rates(
     return out
 
 
+Triple = tuple[Any, Any, str]  # (model config, data config, optimizer name)
+
+
+def _run_steps(
+    configs: list[ExperimentConfig], root: Path
+) -> tuple[
+    list[dict[Triple, int]], dict[Triple, tuple[ExperimentConfig, TrainConfig]], dict[Triple, str]
+]:
+    """Per run of ``configs`` (in their order), its optimizer steps per (model, data,
+    optimizer) triple, each dense phase counted with the first run that uses it (the one
+    the sweep plans first to train it); the first (config, training settings) of each
+    triple, to sample its rate with; and each triple's name."""
+    per_run: list[dict[Triple, int]] = []
+    first: dict[Triple, tuple[ExperimentConfig, TrainConfig]] = {}
+    names: dict[Triple, str] = {}
+    sizes: dict[Any, int] = {}
+    for cfg, phases in _phases(configs):
+        if cfg.data not in sizes:
+            sizes[cfg.data] = len(load_dataset(cfg.data, root=root, seed=cfg.seed).train_tensors[1])
+        counts: dict[Triple, int] = {}
+        for epochs, train in phases:
+            key = (cfg.model, cfg.data, train.optimizer)
+            if key not in first:
+                first[key] = (cfg, train)
+                names[key] = (
+                    f"{cfg.model.name} width {cfg.model.width:g}, {sizes[cfg.data]} examples, "
+                    f"batch {cfg.data.batch_size}, {train.optimizer}"
+                )
+            counts[key] = counts.get(key, 0) + epochs * _steps(sizes[cfg.data], cfg.data.batch_size)
+        per_run.append(counts)
+    return per_run, first, names
+
+
+def _rates(
+    samples: list[tuple[ExperimentConfig, TrainConfig]],
+    root: Path,
+    sample_steps: int,
+    jobs: int,
+    pool: Any = None,
+) -> list[float]:
+    """Seconds per bare step of each sample, stepped in ``jobs`` processes at once (of
+    ``pool``, or of a new one) and averaged over them; in this process when ``jobs`` is 1."""
+    if jobs <= 1:
+        return _sample_rates(samples, root, sample_steps)
+    if pool is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as new:
+            return _rates(samples, root, sample_steps, jobs, new)
+    parts = list(pool.map(_sample_rates, [samples] * jobs, [root] * jobs, [sample_steps] * jobs))
+    return [sum(r) / jobs for r in zip(*parts, strict=True)]
+
+
 def estimate_floor(
     configs: list[ExperimentConfig], root: Path, sample_steps: int = 60, jobs: int = 1
 ) -> tuple[float, int, dict[str, float]]:
@@ -192,38 +251,57 @@ def estimate_floor(
     processes do.
     Returns (seconds, steps, seconds per step of each triple). A last, shorter batch of an
     epoch counts as a full one, so the estimate errs high by at most one batch per epoch."""
-    counts: dict[tuple[Any, Any, str], int] = {}
-    first: dict[tuple[Any, Any, str], tuple[ExperimentConfig, TrainConfig]] = {}
-    sizes: dict[Any, int] = {}
-    for cfg, phases in _phases(configs):
-        if cfg.data not in sizes:
-            sizes[cfg.data] = len(load_dataset(cfg.data, root=root, seed=cfg.seed).train_tensors[1])
-        for epochs, train in phases:
-            key = (cfg.model, cfg.data, train.optimizer)
-            first.setdefault(key, (cfg, train))
-            counts[key] = counts.get(key, 0) + epochs * _steps(sizes[cfg.data], cfg.data.batch_size)
-    samples = [first[key] for key in counts]
-    if jobs <= 1:
-        rates = _sample_rates(samples, root, sample_steps)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            parts = list(
-                pool.map(_sample_rates, [samples] * jobs, [root] * jobs, [sample_steps] * jobs)
-            )
-        rates = [sum(r) / jobs for r in zip(*parts, strict=True)]
-    total, per_step = 0.0, {}
-    for n, (cfg, train), sec in zip(counts.values(), samples, rates, strict=True):
-        name = (
-            f"{cfg.model.name} width {cfg.model.width:g}, {sizes[cfg.data]} examples, "
-            f"batch {cfg.data.batch_size}, {train.optimizer}"
-        )
-        per_step[name] = sec
-        total += sec * n
+    per_run, first, names = _run_steps(configs, root)
+    counts = {key: sum(c.get(key, 0) for c in per_run) for key in first}
+    rates = _rates(list(first.values()), root, sample_steps, jobs)
+    per_step = {names[key]: sec for key, sec in zip(first, rates, strict=True)}
+    total = sum(counts[key] * sec for key, sec in zip(first, rates, strict=True))
     return total, sum(counts.values()), per_step
+
+
+def interleaved_sweep(
+    configs: list[ExperimentConfig], root: Path, jobs: int, chunks: int, sample_steps: int
+) -> tuple[list[dict[str, float]], dict[str, list[float]]]:
+    """The study's planned runs swept in ``chunks`` consecutive slices of its one queue,
+    the floor's rates sampled (as :func:`estimate_floor`, ``jobs`` processes at once)
+    before the first slice and after each, so each slice is set against the machine's
+    speed of its own minutes rather than the speed before and after the whole sweep (it
+    drifts by ±10% between minutes). Each slice ends with an idle tail the one queue does
+    not have, so the summed wall time errs high. Returns per slice its runs, steps, wall
+    time and floor over ``jobs`` (its steps at the mean of the rates sampled on either side),
+    and the sampled rates of each triple."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import shedding.sweep as sw
+
+    runs_dir = root / "runs"
+    per_run, first, names = _run_steps(configs, root)
+    steps_of = {identity.run_id(c): n for c, n in zip(configs, per_run, strict=True)}
+    planned = sw.plan(configs, runs_dir)  # dense phases first, then longest first
+    size = -(-len(planned) // chunks)
+    slices = [planned[i : i + size] for i in range(0, len(planned), size)]
+    samples = list(first.values())
+    ctx = multiprocessing.get_context("spawn")
+    rates: list[list[float]] = []
+    walls: list[float] = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        rates.append(_rates(samples, root, sample_steps, jobs, pool))
+        for part in slices:
+            t = time.perf_counter()
+            out = sw.execute(part, data_root=root, runs_dir=runs_dir, jobs=jobs, progress=False)
+            walls.append(time.perf_counter() - t)
+            failed = {k: v for k, v in out.items() if v != "complete"}
+            if failed:
+                raise SystemExit(f"a run failed: {next(iter(failed.items()))}")
+            rates.append(_rates(samples, root, sample_steps, jobs, pool))
+    rows = []
+    for k, (part, wall) in enumerate(zip(slices, walls, strict=True)):
+        rate = {key: (rates[k][i] + rates[k + 1][i]) / 2 for i, key in enumerate(first)}
+        floor = sum(n * rate[key] for p in part for key, n in steps_of[p.run_id].items())
+        steps = sum(sum(steps_of[p.run_id].values()) for p in part)
+        rows.append({"runs": len(part), "steps": steps, "wall": wall, "floor / jobs": floor / jobs})
+    return rows, {names[key]: [r[i] for r in rates] for i, key in enumerate(first)}
 
 
 def sweep_seconds(study: str, root: Path, jobs: int) -> tuple[float, dict[str, float]]:
@@ -297,6 +375,30 @@ def profile_one(cfg: ExperimentConfig, root: Path) -> dict[str, float]:
     return out
 
 
+def _print_interleaved(
+    configs: list[ExperimentConfig], root: Path, jobs: int, chunks: int, sample_steps: int
+) -> None:
+    rows, rates = interleaved_sweep(configs, root, jobs, chunks, sample_steps)
+    print(
+        f"{len(configs)} runs in {len(rows)} slices, rates sampled over {sample_steps} steps "
+        f"per triple in {jobs} processes at once before the first slice and after each:"
+    )
+    for name, series in rates.items():
+        print(f"  {name}: " + ", ".join(f"{1000 * r:.1f}" for r in series) + " ms per step")
+    for k, row in enumerate(rows, 1):
+        print(
+            f"  slice {k}: {row['runs']:3d} runs, sweep {row['wall']:6.1f} s, floor / jobs "
+            f"{row['floor / jobs']:6.1f} s: {row['wall'] / row['floor / jobs']:.2f}"
+        )
+    wall = sum(r["wall"] for r in rows)
+    floor = sum(r["floor / jobs"] for r in rows)
+    print(
+        f"sweep wall, {jobs} jobs: {wall:.1f} s ({wall / 60:.1f} min); floor / jobs at each "
+        f"slice's rates: {floor:.1f} s ({floor / 60:.1f} min); ratio {wall / floor:.2f}"
+    )
+    print(f"load average after: {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--study", default="quick")
@@ -316,6 +418,15 @@ def main() -> None:
     ap.add_argument(
         "--sample-steps", type=int, default=320, help="bare steps timed per sampled triple"
     )
+    ap.add_argument(
+        "--interleaved",
+        type=int,
+        default=0,
+        metavar="K",
+        help="sweep the study's queue in K slices with the floor's rates sampled between "
+        "them, each slice against the rates on either side of it (the findings are not "
+        "written)",
+    )
     a = ap.parse_args()
     configs = [cfg for _, cfg in study_configs(a.study)]
 
@@ -332,6 +443,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         print(f"load average before: {os.getloadavg()}")
+        if a.interleaved:
+            _print_interleaved(configs, root, a.jobs, a.interleaved, a.sample_steps)
+            return
         before, steps, rates = floor_now()
         print(f"study {a.study!r}: {len(configs)} runs, {steps} optimizer steps")
         for name, sec in rates.items():

@@ -8,6 +8,15 @@ from pathlib import Path
 from shedding.config import load_config
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+TINY = [
+    "data.num_train=200",
+    "data.num_test=50",
+    "data.batch_size=64",
+    "train.epochs=2",
+    "train.milestones=[1]",
+    "retrain.epochs=1",
+    "model.width=0.25",
+]
 
 
 def _floor_functions(monkeypatch):
@@ -20,26 +29,17 @@ def _floor_functions(monkeypatch):
 
 def test_estimate_counts_the_measured_floors_steps_and_times_each_pair(tmp_path, monkeypatch):
     estimate_floor, floor_seconds, floor_in_parallel = _floor_functions(monkeypatch)
-    tiny = [
-        "data.num_train=200",
-        "data.num_test=50",
-        "data.batch_size=64",
-        "train.epochs=2",
-        "train.milestones=[1]",
-        "retrain.epochs=1",
-        "model.width=0.25",
-    ]
     configs = [
-        load_config("mnist1d-demo", [*tiny, f"seed={seed}", f"prune.sparsity={s}"])
+        load_config("mnist1d-demo", [*TINY, f"seed={seed}", f"prune.sparsity={s}"])
         for seed in (0, 1)
         for s in (0.0, 0.5)
     ]
     two = ["model.width=0.5", "prune.sparsity=0", "prune.rounds=2"]  # a 2-round control
-    configs.append(load_config("mnist1d-demo", [*tiny, *two]))
+    configs.append(load_config("mnist1d-demo", [*TINY, *two]))
     iterative = ["seed=1", "prune.mode=iterative", "prune.rate=0.5", "prune.sparsity=0.75"]
-    configs.append(load_config("mnist1d-demo", [*tiny, *iterative]))  # 2 rounds
+    configs.append(load_config("mnist1d-demo", [*TINY, *iterative]))  # 2 rounds
     adam = ["seed=0", "prune.sparsity=0.2", "retrain.optimizer=adam", "retrain.lr=0.01"]
-    configs.append(load_config("mnist1d-demo", [*tiny, *adam]))  # seed 0's dense phase
+    configs.append(load_config("mnist1d-demo", [*TINY, *adam]))  # seed 0's dense phase
     seconds, steps = floor_seconds(configs, tmp_path)
     est, est_steps, per_step = estimate_floor(configs, tmp_path, sample_steps=4)
     # 3 dense phases of 2 epochs, 5 one-round and two 2-round retrainings of 1 epoch per
@@ -58,3 +58,25 @@ def test_estimate_counts_the_measured_floors_steps_and_times_each_pair(tmp_path,
     est2, est2_steps, per_step2 = estimate_floor(configs, tmp_path, sample_steps=4, jobs=2)
     assert est2_steps == steps and sorted(per_step2) == sorted(per_step)
     assert est2 > 0 and all(s > 0 for s in per_step2.values())
+
+
+def test_the_interleaved_sweep_sets_each_slice_against_its_own_rates(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    from bench_sweep_floor import floor_seconds, interleaved_sweep
+
+    from tracking import open_run
+
+    configs = [load_config("mnist1d-demo", [*TINY, f"prune.sparsity={s}"]) for s in (0, 0.3, 0.6)]
+    rows, rates = interleaved_sweep(configs, tmp_path, jobs=2, chunks=2, sample_steps=4)
+    # 3 planned runs in slices of 2 and 1; the dense phase (2 epochs) and 3 retrainings
+    assert [r["runs"] for r in rows] == [2, 1]
+    _, steps = floor_seconds(configs, tmp_path)
+    assert sum(r["steps"] for r in rows) == steps == (2 + 3) * 4
+    assert all(r["wall"] > 0 and r["floor / jobs"] > 0 for r in rows)
+    (series,) = rates.values()  # one triple: sampled before the first slice and after each
+    assert len(series) == 3 and all(r > 0 for r in series)
+    runs = sorted((tmp_path / "runs").glob("*.h5"))
+    assert len(runs) == 3
+    for path in runs:
+        with open_run(path) as run:
+            assert run.status == "complete"
